@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -42,39 +43,102 @@ func HashSecret(secret string) string {
 	if _, err := rand.Read(salt); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	key := argon2.IDKey([]byte(secret), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	enc := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(key))
+	h := secretHash{memory: argonMemory, time: argonTime, threads: argonThreads, salt: salt}
+	h.key = argon2.IDKey([]byte(secret), salt, h.time, h.memory, h.threads, argonKeyLen)
+	return h.String()
 }
 
 // VerifySecret reports whether secret matches a hash made by HashSecret, in
 // constant time.
 func VerifySecret(hash, secret string) (bool, error) {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, ErrBadSecretHash
-	}
-	var v int
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
-		return false, ErrBadSecretHash
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m > 1<<20 || t > 16 || p == 0 {
-		return false, ErrBadSecretHash
-	}
-	enc := base64.RawStdEncoding
-	salt, err := enc.DecodeString(parts[4])
+	h, err := parseSecretHash(hash)
 	if err != nil {
-		return false, ErrBadSecretHash
+		return false, err
 	}
-	want, err := enc.DecodeString(parts[5])
-	if err != nil || len(want) == 0 || len(want) > 64 {
-		return false, ErrBadSecretHash
+	got := argon2.IDKey([]byte(secret), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1, nil
+}
+
+// secretHash is a parsed argon2id PHC string:
+// $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<key>, with salt and
+// key in unpadded standard base64.
+type secretHash struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+func (h secretHash) String() string {
+	enc := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, h.memory, h.time, h.threads, enc.EncodeToString(h.salt), enc.EncodeToString(h.key))
+}
+
+// Bounds on what parseSecretHash accepts. The lower ones are RFC 9106
+// §3.1's (at least 1 pass and lane, 8 KiB per lane, an 8-byte salt, a
+// 4-byte tag); the upper ones leave room to raise the costs later while
+// keeping a corrupted hash from making one verification take gigabytes or
+// minutes.
+const (
+	maxArgonMemory  = 1 << 20 // KiB
+	maxArgonTime    = 16
+	maxArgonThreads = 64
+	minSaltLen      = 8
+	minKeyLen       = 4
+	maxSaltKeyLen   = 64
+)
+
+// parseSecretHash parses the PHC string HashSecret makes. It accepts only
+// the canonical form, so that String gives back the input exactly, and only
+// parameters argon2 can run with.
+func parseSecretHash(s string) (secretHash, error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" ||
+		parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return secretHash{}, ErrBadSecretHash
 	}
-	got := argon2.IDKey([]byte(secret), salt, t, m, p, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1, nil
+	params := strings.Split(parts[3], ",")
+	if len(params) != 3 {
+		return secretHash{}, ErrBadSecretHash
+	}
+	m, okM := hashParam(params[0], "m=", maxArgonMemory)
+	t, okT := hashParam(params[1], "t=", maxArgonTime)
+	p, okP := hashParam(params[2], "p=", maxArgonThreads)
+	if !okM || !okT || !okP || t < 1 || p < 1 || m < 8*p {
+		return secretHash{}, ErrBadSecretHash
+	}
+	salt, okS := hashBytes(parts[4], minSaltLen)
+	key, okK := hashBytes(parts[5], minKeyLen)
+	if !okS || !okK {
+		return secretHash{}, ErrBadSecretHash
+	}
+	return secretHash{memory: m, time: t, threads: uint8(p), salt: salt, key: key}, nil
+}
+
+// hashBytes decodes unpadded standard base64 of min to maxSaltKeyLen bytes.
+// The decoder skips line breaks and, without Strict, ignores stray trailing
+// bits; re-encoding catches both, so only the canonical text is accepted.
+func hashBytes(s string, minLen int) ([]byte, bool) {
+	enc := base64.RawStdEncoding.Strict()
+	b, err := enc.DecodeString(s)
+	if err != nil || len(b) < minLen || len(b) > maxSaltKeyLen || enc.EncodeToString(b) != s {
+		return nil, false
+	}
+	return b, true
+}
+
+// hashParam parses "name=N", N a decimal without sign or leading zeros and
+// at most limit.
+func hashParam(s, name string, limit uint32) (uint32, bool) {
+	v, ok := strings.CutPrefix(s, name)
+	if !ok || v == "" || (v[0] == '0' && len(v) > 1) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n > uint64(limit) {
+		return 0, false
+	}
+	return uint32(n), true
 }
 
 // ValidatePIN checks a PIN against a pool's settings: digits only, at least

@@ -1,0 +1,152 @@
+package proxy
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash/maphash"
+	"strconv"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleyhq/parley/internal/sipx"
+)
+
+// branchPrefix starts every Via branch this proxy creates: the RFC 3261
+// magic cookie (§8.1.1.7) and a marker, followed by the loop hash and a
+// per-branch part: "z9hG4bKpx.<loop>.<unique>".
+const branchPrefix = sip.RFC3261BranchMagicCookie + "px."
+
+// routeTokenParam is the Record-Route URI parameter carrying the dialog
+// token (see routeToken).
+const routeTokenParam = "ptk"
+
+// supportedProxyExtensions lists the option tags the proxy understands in
+// Proxy-Require (RFC 3261 §16.3 step 5). It supports none: every extension
+// Parley implements is end to end.
+var supportedProxyExtensions = map[string]bool{}
+
+// validate performs RFC 3261 §16.3 request validation and returns the
+// response that ends the request, or nil to go on. toUs tells whether the
+// request is addressed to the proxy itself (an OPTIONS ping), which is
+// answered even when Max-Forwards is exhausted (§16.3 step 3).
+func (p *Proxy) validate(req *sip.Request, toUs bool) *sip.Response {
+	// Step 2: URI scheme. Parley routes sip: and sips: only.
+	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
+		res := sipx.Reject(req, 416, "Unsupported URI Scheme", p.cfg.Hostname, "the proxy routes sip: and sips: URIs only")
+		return res
+	}
+	// Step 3: Max-Forwards.
+	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && !(toUs && req.Method == sip.OPTIONS) {
+		return sipx.Reject(req, 483, "Too Many Hops", p.cfg.Hostname, "Max-Forwards reached 0")
+	}
+	// Step 4: loop detection.
+	if p.looped(req) {
+		return sipx.Reject(req, 482, "Loop Detected", p.cfg.Hostname, "the request came back to the proxy unchanged")
+	}
+	// Step 5: Proxy-Require.
+	if bad := unsupportedProxyRequire(req); len(bad) > 0 {
+		res := sipx.Reject(req, 420, "Bad Extension", p.cfg.Hostname, "unsupported Proxy-Require: "+strings.Join(bad, ", "))
+		res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(bad, ", ")))
+		return res
+	}
+	return nil
+}
+
+// unsupportedProxyRequire returns the Proxy-Require option tags the proxy
+// does not support, in the order they appear.
+func unsupportedProxyRequire(req *sip.Request) []string {
+	var bad []string
+	for _, h := range req.GetHeaders("Proxy-Require") {
+		for _, tag := range strings.Split(h.Value(), ",") {
+			tag = strings.TrimSpace(tag)
+			if tag != "" && !supportedProxyExtensions[strings.ToLower(tag)] {
+				bad = append(bad, tag)
+			}
+		}
+	}
+	return bad
+}
+
+// loopHash is the part of our Via branch that depends on everything that
+// affects how the proxy processes the request (RFC 3261 §16.6 step 8):
+// Request-URI, From and To tags, Call-ID, CSeq number, Route,
+// Proxy-Require and Proxy-Authorization, but not the method, so that a
+// CANCEL computes the same value as its INVITE. When a request comes back
+// carrying one of our Vias whose hash equals the one computed for it now, it
+// has looped; a different hash means it spiralled with new routing
+// information (§16.3 step 4). The hash is keyed per process so that two
+// Parley proxies in a chain never mistake each other's Vias.
+func (p *Proxy) loopHash(req *sip.Request) string {
+	var h maphash.Hash
+	h.SetSeed(p.seed)
+	w := func(s string) {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	w(req.Recipient.String())
+	if f := req.From(); f != nil {
+		w(f.Params.GetOr("tag", ""))
+	}
+	if t := req.To(); t != nil {
+		w(t.Params.GetOr("tag", ""))
+	}
+	w(callID(req))
+	if c := req.CSeq(); c != nil {
+		w(strconv.FormatUint(uint64(c.SeqNo), 10))
+	}
+	for _, name := range []string{"Route", "Proxy-Require", "Proxy-Authorization"} {
+		for _, hdr := range req.GetHeaders(name) {
+			w(hdr.Value())
+		}
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// looped reports whether req carries a Via of ours whose loop hash matches
+// the request as it is now (RFC 3261 §16.3 step 4).
+func (p *Proxy) looped(req *sip.Request) bool {
+	var sum string
+	for _, h := range req.GetHeaders("Via") {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok || !p.isOurVia(v) {
+			continue
+		}
+		if sum == "" {
+			sum = p.loopHash(req)
+		}
+		b, _ := v.Params.Get("branch")
+		rest := strings.TrimPrefix(b, branchPrefix)
+		if i := strings.IndexByte(rest, '.'); i >= 0 && rest[:i] == sum {
+			return true
+		}
+	}
+	return false
+}
+
+// routeToken authenticates one of our Record-Route entries for one dialog:
+// a truncated HMAC of the Call-ID, which both ends echo in every request
+// inside the dialog, and of the entry's flow parameter. A request carrying
+// it was record-routed by us, so it skips authentication and the
+// foreign-domain policy (RFC 3261 §16.4 and §22.3 leave that decision to
+// the proxy), and its flow can be trusted as a destination.
+func (p *Proxy) routeToken(callID, flow string) string {
+	m := hmac.New(sha256.New, p.cfg.RouteSecret)
+	m.Write([]byte(callID))
+	m.Write([]byte{0})
+	m.Write([]byte(flow))
+	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// validToken reports whether u carries the route token for callID.
+func (p *Proxy) validToken(u sip.Uri, callID string) bool {
+	tok, ok := u.UriParams.Get(routeTokenParam)
+	if !ok || tok == "" {
+		return false
+	}
+	return hmac.Equal([]byte(tok), []byte(p.routeToken(callID, u.UriParams.GetOr(routeFlowParam, ""))))
+}
+
+// hashString is a keyed hash of s, for branch values derived from a peer's.
+func hashString(p *Proxy, s string) uint64 { return maphash.String(p.seed, s) }

@@ -1,0 +1,164 @@
+// Package server assembles a Parley front end: it opens the store, bootstraps
+// the organization, builds every role, wires them together through the
+// interfaces they declare, starts the SIP and HTTP listeners and drains them
+// on shutdown. It is the only package that imports all the others, and
+// nothing imports it but cmd/parley.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parleyhq/parley/internal/admin"
+	"github.com/parleyhq/parley/internal/adminapi"
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/store"
+)
+
+// Options are what `parley serve` passes in.
+type Options struct {
+	// DataDir holds the SQLite database, the generated TLS certificate,
+	// the admin token and run.json.
+	DataDir string
+	Config  config.File
+	// Demo seeds the sample organization.
+	Demo bool
+	// Out receives the human-readable start-up report (listen addresses,
+	// demo credentials).
+	Out io.Writer
+	// Ready, when not nil, is called once every listener is up.
+	Ready func(RunInfo)
+}
+
+// Run runs a server until ctx is cancelled, then drains and stops it.
+func Run(ctx context.Context, opts Options, log *slog.Logger) error {
+	cfg := opts.Config
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dsn := cfg.Database.DSN
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(opts.DataDir, "parley.db")
+	}
+	db, err := store.Open(ctx, dsn, log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	svc := admin.New(db, log.With("role", "admin"))
+	domain, poolFQDN := cfg.Domain, cfg.Pool.FQDN
+	if opts.Demo {
+		domain, poolFQDN = "parley.test", "pool.parley.test"
+	}
+	host, _, _ := net.SplitHostPort(cfg.SIP.Listen)
+	if err := svc.Bootstrap(ctx, admin.BootstrapConfig{
+		OrgName: "Parley", Domain: domain, PoolFQDN: poolFQDN, PoolID: cfg.Pool.ID,
+		ServerFQDN: poolFQDN, AttendantPort: 5072, AnnouncementPort: 5073,
+	}); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if opts.Demo {
+		if err := seedDemo(ctx, svc, opts.Out); err != nil {
+			return err
+		}
+	}
+
+	token, err := adminToken(opts.DataDir)
+	if err != nil {
+		return err
+	}
+	org, err := db.Organization(ctx)
+	if err != nil {
+		return fmt.Errorf("load organization: %w", err)
+	}
+
+	hostname := cfg.SIP.Hostname
+	if hostname == "" {
+		hostname = host
+	}
+	sipSrv, err := newSIPServer(ctx, sipDeps{
+		cfg: cfg.SIP, hostname: hostname, poolFQDN: poolFQDN, org: org, dir: db, log: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer sipSrv.close()
+
+	g, gctx := errgroup.WithContext(ctx)
+	info := RunInfo{PID: os.Getpid()}
+
+	// SIP listeners.
+	if err := sipSrv.listen(gctx, g, cfg.SIP, opts.DataDir, poolFQDN, &info); err != nil {
+		return err
+	}
+
+	// Admin API and web.
+	webLn, err := net.Listen("tcp", cfg.Web.Listen)
+	if err != nil {
+		return fmt.Errorf("web listener: %w", err)
+	}
+	info.AdminURL = "http://" + webLn.Addr().String()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", adminapi.NewHandler(svc, token, log.With("role", "adminapi")))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	g.Go(func() error {
+		if err := httpSrv.Serve(webLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("web: %w", err)
+		}
+		return nil
+	})
+
+	g.Go(func() error { return sipSrv.run(gctx) })
+
+	if err := writeRunFile(opts.DataDir, info); err != nil {
+		return err
+	}
+	defer removeRunFile(opts.DataDir)
+	printListening(opts.Out, info, org.PrimaryDomain(), cfg.SIP.Authenticate)
+	if !cfg.SIP.Authenticate {
+		log.Warn("SIP digest authentication is OFF (sip.authenticate: false); use this only for benchmarks")
+	}
+	log.Info("parley started", "sip_udp", info.SIPUDP, "sip_tcp", info.SIPTCP, "sip_tls", info.SIPTLS, "admin", info.AdminURL)
+	if opts.Ready != nil {
+		opts.Ready(info)
+	}
+
+	<-gctx.Done()
+	log.Info("parley stopping")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutCtx)
+	sipSrv.drain(shutCtx)
+	err = g.Wait()
+	if ctx.Err() != nil && err == nil {
+		log.Info("parley stopped")
+	}
+	return err
+}
+
+func printListening(w io.Writer, info RunInfo, domain string, auth bool) {
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(w, "Parley is running for SIP domain %s\n", domain)
+	fmt.Fprintf(w, "  SIP UDP   %s\n  SIP TCP   %s\n", info.SIPUDP, info.SIPTCP)
+	if info.SIPTLS != "" {
+		fmt.Fprintf(w, "  SIP TLS   %s\n", info.SIPTLS)
+	}
+	fmt.Fprintf(w, "  admin API %s/api/v1/\n", info.AdminURL)
+	if !auth {
+		fmt.Fprintf(w, "  WARNING: digest authentication is off (benchmark mode)\n")
+	}
+}

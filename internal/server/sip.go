@@ -1,0 +1,306 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+		"strings"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/parleyhq/parley/internal/config"
+	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/provisioning"
+	"github.com/parleyhq/parley/internal/proxy"
+	"github.com/parleyhq/parley/internal/registrar"
+	"github.com/parleyhq/parley/internal/sipx"
+	"github.com/parleyhq/parley/internal/sipx/digest"
+)
+
+// sipDeps is what the SIP side of the server is built from.
+type sipDeps struct {
+	cfg      config.SIPConfig
+	hostname string
+	poolFQDN string
+	org      directory.Organization
+	dir      directory.Store
+	log      *slog.Logger
+}
+
+// sipServer owns the sipgo user agent and the SIP roles.
+type sipServer struct {
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	local  *sipx.Local
+	reg    *registrar.Registrar
+	prx    *proxy.Proxy
+	prov   *provisioning.Service
+
+	// inFlight counts server transactions being handled; past max the
+	// server answers 503 rather than queueing (RFC 3261 §21.5.4).
+	inFlight atomic.Int64
+	max      int64
+
+	closers []func() error
+	log     *slog.Logger
+}
+
+func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
+	s := &sipServer{max: int64(d.cfg.MaxInFlight), log: d.log.With("component", "sip")}
+
+	host, _, _ := net.SplitHostPort(d.cfg.Listen)
+	aliases := []string{host, d.hostname, d.poolFQDN, "localhost"}
+	if h, err := os.Hostname(); err == nil {
+		aliases = append(aliases, h)
+	}
+	s.local = sipx.NewLocal(d.org.Domains, aliases)
+
+	var prx *proxy.Proxy // set below; the transaction layer needs the handler first
+	parser := sip.NewParser()
+	parser.MaxMessageLength = d.cfg.MaxMessageBytes
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("Parley"),
+		sipgo.WithUserAgentHostname(d.hostname),
+		sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(d.log.With("component", "sip.tx")),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				if prx != nil {
+					prx.OnUnhandledResponse(r)
+				}
+			}),
+		),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(d.log.With("component", "sip.transport"))),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("sip user agent: %w", err)
+	}
+	s.ua = ua
+	s.closers = append(s.closers, ua.Close)
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(d.log.With("component", "sip.server"))); err != nil {
+		return nil, fmt.Errorf("sip server: %w", err)
+	}
+	if s.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(d.hostname), sipgo.WithClientLogger(d.log.With("component", "sip.client"))); err != nil {
+		return nil, fmt.Errorf("sip client: %w", err)
+	}
+
+	auth, err := digest.New(digest.Config{
+		Realm:  d.org.PrimaryDomain(),
+		Secret: nonceSecret(d.org.ConferenceKey),
+	}, credentials{dir: d.dir, local: s.local}, d.log.With("component", "digest"))
+	if err != nil {
+		return nil, fmt.Errorf("digest: %w", err)
+	}
+
+	s.reg = registrar.New(registrar.Config{
+		Authenticate: d.cfg.Authenticate,
+		Hostname:     d.hostname,
+	}, s.local, d.dir, auth, d.log.With("role", "registrar"))
+
+	s.prov = provisioning.New(s.local, d.dir, auth, d.log.With("role", "provisioning"))
+
+	pcfg := proxy.Config{
+		Hostname:           d.hostname,
+		RecordRoute:        true,
+		RouteSecret:        deriveKey(d.org.ConferenceKey, "parley record-route v1"),
+		ForwardOutOfDomain: d.cfg.ForwardOutOfDomain,
+		UserExists: func(ctx context.Context, aor string) bool {
+			_, err := d.dir.User(ctx, aor)
+			return err == nil
+		},
+	}
+	if d.cfg.Authenticate {
+		pcfg.Authenticate = func(ctx context.Context, req *sip.Request, source string) (string, *sip.Response) {
+			return auth.Authenticate(ctx, req, digest.Proxy, source)
+		}
+	}
+	prx = proxy.New(pcfg, s.local, locator{s.reg}, s.client, d.log.With("role", "proxy"))
+	s.prx = prx
+
+	s.srv.OnRegister(s.guard(s.reg.ServeREGISTER))
+	s.srv.OnSubscribe(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		if s.prov.Handles(req) {
+			s.prov.ServeSUBSCRIBE(req, tx)
+			return
+		}
+		prx.ServeSIP(req, tx)
+	}))
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS, sip.NOTIFY,
+		sip.REFER, sip.INFO, sip.MESSAGE, sip.PRACK, sip.UPDATE, sip.PUBLISH} {
+		s.srv.OnRequest(m, s.guard(prx.ServeSIP))
+	}
+	s.srv.OnNoRoute(s.guard(prx.ServeSIP))
+	return s, nil
+}
+
+// guard bounds the number of requests in progress. ACK and CANCEL are never
+// refused: they end work rather than start it.
+func (s *sipServer) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if req.IsAck() || req.IsCancel() {
+			h(req, tx)
+			return
+		}
+		if s.inFlight.Add(1) > s.max {
+			s.inFlight.Add(-1)
+			res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+			res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+			if tx != nil {
+				_ = tx.Respond(res)
+			}
+			return
+		}
+		defer s.inFlight.Add(-1)
+		h(req, tx)
+	}
+}
+
+// listen opens the UDP, TCP and TLS listeners and serves them under g.
+func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SIPConfig, dataDir, poolFQDN string, info *RunInfo) error {
+	pc, err := net.ListenPacket("udp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("SIP UDP listener: %w", err)
+	}
+	s.closers = append(s.closers, pc.Close)
+	info.SIPUDP = pc.LocalAddr().String()
+
+	// With port 0 the TCP listener takes the port UDP got, so one address
+	// serves both, as RFC 3261 §18 expects of a SIP server.
+	tcpAddr := cfg.Listen
+	if _, p, _ := net.SplitHostPort(cfg.Listen); p == "0" {
+		tcpAddr = info.SIPUDP
+	}
+	ln, err := net.Listen("tcp", tcpAddr)
+	if err != nil {
+		return fmt.Errorf("SIP TCP listener: %w", err)
+	}
+	s.closers = append(s.closers, ln.Close)
+	info.SIPTCP = ln.Addr().String()
+
+	g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(pc)) })
+	g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(ln)) })
+
+	if cfg.TLSListen != "" {
+		host, _, _ := net.SplitHostPort(cfg.TLSListen)
+		cert, _, err := loadOrCreateCert(cfg.TLSCert, cfg.TLSKey, dataDir,
+			[]string{poolFQDN, s.local.PrimaryDomain(), host, "localhost", "127.0.0.1", "::1"})
+		if err != nil {
+			return err
+		}
+		tln, err := tls.Listen("tcp", cfg.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return fmt.Errorf("SIP TLS listener: %w", err)
+		}
+		s.closers = append(s.closers, tln.Close)
+		info.SIPTLS = tln.Addr().String()
+		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(tln)) })
+	}
+	_ = ctx
+	return nil
+}
+
+// run runs the roles' background work until ctx is done.
+func (s *sipServer) run(ctx context.Context) error {
+	return s.reg.Run(ctx)
+}
+
+// drain stops accepting new work; in-progress transactions finish or are
+// cut off when ctx expires.
+func (s *sipServer) drain(ctx context.Context) {
+	s.close()
+	_ = ctx
+}
+
+func (s *sipServer) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		_ = s.closers[i]()
+	}
+	s.closers = nil
+}
+
+func ignoreClosed(err error) error {
+	if err == nil || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// credentials adapts the directory to digest.Credentials. The digest
+// username is the user part of the SIP URI (or, from some clients, the
+// whole user@domain).
+type credentials struct {
+	dir   directory.Store
+	local *sipx.Local
+}
+
+func (c credentials) HA1(ctx context.Context, username, realm, algorithm string) (string, error) {
+	uri := strings.ToLower(username)
+	if strings.Contains(uri, "@") {
+		uri = "sip:" + strings.TrimPrefix(uri, "sip:")
+	} else {
+		uri = "sip:" + uri + "@" + c.local.PrimaryDomain()
+	}
+	u, err := c.dir.User(ctx, uri)
+	if errors.Is(err, directory.ErrNotFound) || (err == nil && (!u.Enabled || u.Credential.Realm != realm)) {
+		return "", digest.ErrUnknownUser
+	}
+	if err != nil {
+		return "", err
+	}
+	switch strings.ToUpper(algorithm) {
+	case "MD5", "":
+		return u.Credential.HA1MD5, nil
+	case "SHA-256":
+		return u.Credential.HA1SHA256, nil
+	}
+	return "", fmt.Errorf("unsupported digest algorithm %q", algorithm)
+}
+
+// nonceSecret derives the digest nonce key from the organization key, so all
+// servers of a pool accept each other's nonces and none is written to disk.
+func nonceSecret(orgKey []byte) []byte {
+	return deriveKey(orgKey, "parley digest nonce v1")
+}
+
+// locator adapts the registrar's location service to the proxy.
+type locator struct{ reg *registrar.Registrar }
+
+func (l locator) Lookup(aor string) []proxy.Target {
+	bs := l.reg.Lookup(aor)
+	out := make([]proxy.Target, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, targetOf(b))
+	}
+	return out
+}
+
+func (l locator) LookupGRUU(uri string) (proxy.Target, bool) {
+	b, ok := l.reg.LookupGRUU(uri)
+	if !ok {
+		return proxy.Target{}, false
+	}
+	return targetOf(b), true
+}
+
+// targetOf turns a registrar binding into a proxy branch target. Path
+// entries that do not parse are dropped: the registrar accepted them, so this
+// only happens on corrupt state, and routing without them still reaches the
+// contact directly.
+func targetOf(b registrar.Binding) proxy.Target {
+	t := proxy.Target{URI: b.Contact, Source: b.Source, Transport: b.Transport, Q: b.Q}
+	for _, p := range b.Path {
+		var u sip.Uri
+		if err := sip.ParseUri(strings.Trim(p, "<>"), &u); err == nil {
+			t.Path = append(t.Path, u)
+		}
+	}
+	return t
+}
