@@ -114,3 +114,35 @@ func TestAddAccessNumberRejects(t *testing.T) {
 	}
 	e.unchanged(t, before)
 }
+
+// TestAddAccessNumbersConcurrently adds numbers to one new region from many
+// goroutines: the region is created once and every number lands in it.
+func TestAddAccessNumbersConcurrently(t *testing.T) {
+	e := bootstrapped(t)
+	ctx := t.Context()
+	const n = 8
+	created := make(chan bool, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			a, err := e.svc.AddAccessNumber(ctx, AddAccessNumber{Number: "+1425555020" + string(rune('0'+i)), Region: "Seattle"})
+			errs <- err
+			created <- a.RegionCreated
+		}()
+	}
+	made := 0
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+		if <-created {
+			made++
+		}
+	}
+	if made != 1 {
+		t.Errorf("the region was created %d times; want once", made)
+	}
+	if all, _ := e.svc.AccessNumbers(ctx); len(all) != n {
+		t.Errorf("%d access numbers; want %d", len(all), n)
+	}
+}

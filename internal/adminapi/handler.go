@@ -11,6 +11,25 @@
 // with status 400 for invalid input, 401 without a valid token, 404 for a
 // missing object, 409 for a duplicate or an object still in use, 413 for a
 // body over 1 MiB and 500, with a generic message, for anything else.
+//
+// The resources, each with GET (list) and POST (create) on the collection
+// and GET, PATCH and DELETE on one object unless noted:
+//
+//	/organization                          GET, PATCH only
+//	/pools, /pools/{fqdn}
+//	/servers, /servers/{fqdn}              no GET or PATCH of one server
+//	/trusted-services, /trusted-services/{fqdn}/{type}  DELETE only
+//	/location-profiles, /location-profiles/{name}
+//	/location-profiles/{name}/normalize?number=N        GET: test the rules
+//	/regions, /regions/{name}
+//	/meeting-policies, /meeting-policies/{name}
+//	/access-numbers, /access-numbers/{number}           no PATCH
+//	/users, /users/{uri}
+//	/users/{uri}/password                  PUT {"password": ...}
+//	/users/{uri}/pin                       PUT {"pin": ...}
+//	/users/{uri}/pin/unlock                POST
+//
+// Creates answer 201 with the object, deletes and password changes 204.
 package adminapi
 
 import (

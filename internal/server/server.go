@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -61,9 +62,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if opts.Demo {
 		domain, poolFQDN = "parley.test", "pool.parley.test"
 	}
+	poolFQDN, poolID, err := existingPool(ctx, db, poolFQDN, cfg.Pool.ID)
+	if err != nil {
+		return err
+	}
 	host, _, _ := net.SplitHostPort(cfg.SIP.Listen)
 	if err := svc.Bootstrap(ctx, admin.BootstrapConfig{
-		OrgName: "Parley", Domain: domain, PoolFQDN: poolFQDN, PoolID: cfg.Pool.ID,
+		OrgName: "Parley", Domain: domain, PoolFQDN: poolFQDN, PoolID: poolID,
 		ServerFQDN: poolFQDN, AttendantPort: 5072, AnnouncementPort: 5073,
 	}); err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -142,10 +147,31 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	_ = httpSrv.Shutdown(shutCtx)
 	sipSrv.drain(shutCtx)
 	err = g.Wait()
-	if ctx.Err() != nil && err == nil {
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
 		log.Info("parley stopped")
+		return nil
 	}
 	return err
+}
+
+// existingPool returns the pool this server belongs to: the configured one
+// on a fresh store, or, once the store has pools, the configured pool if it
+// exists and otherwise the first one. The pool settings of the config file
+// only matter on first start; afterwards pools are data.
+func existingPool(ctx context.Context, db *store.DB, fqdn, id string) (string, string, error) {
+	pools, err := db.Pools(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("list pools: %w", err)
+	}
+	for _, p := range pools {
+		if strings.EqualFold(p.FQDN, fqdn) {
+			return p.FQDN, p.ID, nil
+		}
+	}
+	if len(pools) > 0 {
+		return pools[0].FQDN, pools[0].ID, nil
+	}
+	return fqdn, id, nil
 }
 
 func printListening(w io.Writer, info RunInfo, domain string, auth bool) {

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-		"strings"
+	"strings"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo"

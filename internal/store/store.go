@@ -20,9 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	// Drivers registered with database/sql: "pgx" and "sqlite".
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the database/sql driver "sqlite"
 
 	"github.com/parleyhq/parley/internal/directory"
 )
@@ -162,11 +162,13 @@ func (s *DB) openSQLite(path string) error {
 }
 
 func (s *DB) openPostgres(dsn string) error {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		// pgx's parse errors may quote the DSN, password included.
-		return fmt.Errorf("%w: PostgreSQL DSN does not parse", ErrBadDSN)
+		// Not wrapped: pgx's parse errors quote the DSN, and although
+		// they mask the password, a malformed DSN may hide it elsewhere.
+		return fmt.Errorf("%w: the PostgreSQL URL does not parse", ErrBadDSN)
 	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)

@@ -233,6 +233,7 @@ func TestSchemaTooNew(t *testing.T) {
 func TestOpenBadDSN(t *testing.T) {
 	for _, dsn := range []string{
 		"", "mysql://u:secret@h/db", "sqlite:", "sqlite:/tmp/a.db?x=1", "/var/lib/parley.db",
+		"postgres://u:secret@db.parley.test:port/parley", "postgresql://u:secret@h/db?sslmode=sometimes",
 	} {
 		_, err := Open(t.Context(), dsn, testLog(t))
 		if !errors.Is(err, ErrBadDSN) {
