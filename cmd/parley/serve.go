@@ -38,6 +38,9 @@ its credentials. SIGINT or SIGTERM drains and stops the server.`,
 				h = slog.NewJSONHandler(os.Stderr, hopts)
 			}
 			log := slog.New(h)
+			if addr := os.Getenv("PARLEY_PPROF_LISTEN"); addr != "" {
+				startPprof(addr, log)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			err = server.Run(ctx, server.Options{DataDir: g.dataDir, Config: cfg, Demo: demo, Out: g.out}, log)

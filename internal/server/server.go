@@ -57,7 +57,10 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	defer db.Close()
 
-	svc := admin.New(db, log.With("role", "admin"))
+	// The SIP roles and the admin service share one cache of users, so
+	// admin writes are seen by the registrar and proxy at once.
+	dir := newUserCache(db, time.Minute)
+	svc := admin.New(dir, log.With("role", "admin"))
 	domain, poolFQDN := cfg.Domain, cfg.Pool.FQDN
 	if opts.Demo {
 		domain, poolFQDN = "parley.test", "pool.parley.test"
@@ -93,7 +96,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		hostname = host
 	}
 	sipSrv, err := newSIPServer(ctx, sipDeps{
-		cfg: cfg.SIP, hostname: hostname, poolFQDN: poolFQDN, org: org, dir: db, log: log,
+		cfg: cfg.SIP, hostname: hostname, poolFQDN: poolFQDN, org: org, dir: dir, log: log,
 	})
 	if err != nil {
 		return err
@@ -126,6 +129,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	})
 
 	g.Go(func() error { return sipSrv.run(gctx) })
+	g.Go(func() error { return dir.Run(gctx) })
 
 	if err := writeRunFile(opts.DataDir, info); err != nil {
 		return err
