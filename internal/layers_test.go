@@ -20,6 +20,8 @@ var layer = map[string]int{
 	// 0: protocol libraries; no storage, no product policy.
 	"internal/sipx":     0,
 	"internal/dialplan": 0,
+	"internal/c3p":      0,
+	"internal/confid":   0,
 	// 1: domain model.
 	"internal/directory": 1,
 	// 2: roles.
