@@ -210,15 +210,17 @@ func StripSeparators(s string) string {
 	if !strings.ContainsAny(s, " -.()") {
 		return s
 	}
-	var b strings.Builder
-	for _, c := range s {
-		switch c {
+	// Byte-wise: the separators are ASCII, and ranging over runes would
+	// turn invalid UTF-8 into U+FFFD and change the number.
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
 		case ' ', '-', '.', '(', ')':
 		default:
-			b.WriteRune(c)
+			b = append(b, s[i])
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // IsE164 reports whether s is "+" followed by 1 to 15 digits, the first not 0

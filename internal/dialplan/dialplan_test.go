@@ -120,3 +120,10 @@ func BenchmarkNormalize50Rules(b *testing.B) {
 		}
 	}
 }
+
+func TestStripSeparatorsKeepsBytes(t *testing.T) {
+	in := "\xa0\xbe\xb7\x99 \xb0"
+	if got, want := StripSeparators(in), "\xa0\xbe\xb7\x99\xb0"; got != want {
+		t.Errorf("StripSeparators(%q) = %q; want %q", in, got, want)
+	}
+}

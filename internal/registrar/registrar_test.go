@@ -93,7 +93,8 @@ func newFixture(t *testing.T, mod func(*Config, *digest.Config)) *fixture {
 	clk := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	dir := newDirectory()
 	cfg := Config{Authenticate: true, Hostname: "fe.parley.test", Now: clk.Now}
-	dcfg := digest.Config{Realm: realm, Secret: []byte("registrar-test-secret-0123456789"), Now: clk.Now}
+	dcfg := digest.Config{Realm: realm, Secret: []byte("registrar-test-secret-0123456789"), Now: clk.Now,
+		Algorithms: []string{digest.SHA256, digest.MD5}}
 	if mod != nil {
 		mod(&cfg, &dcfg)
 	}
@@ -585,5 +586,94 @@ func TestMayRegister(t *testing.T) {
 		if got := mayRegister(tt.user, "sip:alice@parley.test"); got != tt.ok {
 			t.Errorf("mayRegister(%q) = %v", tt.user, got)
 		}
+	}
+}
+
+// TestRegisterRetransmission sends a REGISTER twice, as a client whose
+// response was lost does (RFC 3261 §17.1.2.2): the second must get the
+// same answer, though RFC 3261 §10.3 step 7 fails a request whose CSeq is
+// not higher than the binding's, and must change nothing. A different
+// request reusing the CSeq still fails.
+func TestRegisterRetransmission(t *testing.T) {
+	f := newFixture(t, func(c *Config, _ *digest.Config) { c.Authenticate = false })
+	m := register("alice").with("Contact: <sip:alice@192.0.2.10>;expires=600")
+	first := f.r.Register(context.Background(), m.request(t))
+	wantStatus(t, first, 200)
+	before := f.r.Lookup("sip:alice@parley.test")
+
+	f.clk.Advance(2 * time.Second)
+	again := f.r.Register(context.Background(), m.request(t))
+	wantStatus(t, again, 200)
+	if got, want := again.To().Params.GetOr("tag", ""), first.To().Params.GetOr("tag", ""); got != want || got == "" {
+		t.Errorf("To tag of the retransmission %q, want the first answer's %q", got, want)
+	}
+	if got, want := values(again, "Contact"), []string{"<sip:alice@192.0.2.10>;expires=598"}; !equal(got, want) {
+		t.Errorf("Contact = %q, want %q", got, want)
+	}
+	after := f.r.Lookup("sip:alice@parley.test")
+	if len(after) != 1 || !after[0].Expires.Equal(before[0].Expires) {
+		t.Errorf("the retransmission changed the binding: %+v, was %+v", after, before)
+	}
+
+	// Same Call-ID and CSeq from another transaction: out of order.
+	m.via = "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKother"
+	wantStatus(t, f.r.Register(context.Background(), m.request(t)), 500)
+	// Without an RFC 3261 branch nothing tells a retransmission apart.
+	m.via = "SIP/2.0/UDP 192.0.2.10:5060;branch=old"
+	m.cseq = 2
+	wantStatus(t, f.r.Register(context.Background(), m.request(t)), 200)
+	wantStatus(t, f.r.Register(context.Background(), m.request(t)), 500)
+}
+
+// TestResponseHeaders checks what every response copies from the request
+// and adds to it (RFC 3261 §8.2.6.2, §18.2.1, RFC 3581 §4).
+func TestResponseHeaders(t *testing.T) {
+	f := newFixture(t, func(c *Config, _ *digest.Config) { c.Authenticate = false })
+	m := register("bob").with("Contact: <sip:bob@192.0.2.20:5070>")
+	m.via = "SIP/2.0/UDP 192.0.2.20:5070;branch=z9hG4bKrp;rport, SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKinner"
+	req := m.request(t)
+	req.SetSource("203.0.113.5:40000")
+	req.SetTransport("UDP")
+	res := f.r.Register(context.Background(), req)
+	wantStatus(t, res, 200)
+	want := []string{
+		"SIP/2.0/UDP 192.0.2.20:5070;branch=z9hG4bKrp;rport=40000;received=203.0.113.5",
+		"SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKinner",
+	}
+	if got := values(res, "Via"); !equal(got, want) {
+		t.Errorf("Via = %q, want %q", got, want)
+	}
+	if got := values(res, "Content-Length"); !equal(got, []string{"0"}) {
+		t.Errorf("Content-Length = %q, want 0", got)
+	}
+	if res.Destination() != "203.0.113.5:40000" {
+		t.Errorf("destination %q, want the source with rport", res.Destination())
+	}
+	tag, ok := res.To().Params.Get("tag")
+	if !ok || len(tag) != 16 {
+		t.Errorf("To tag %q, want 16 hex digits", tag)
+	}
+	if req.To().Params.Has("tag") {
+		t.Error("building the response added a tag to the request's To")
+	}
+	if got := res.From().Params.GetOr("tag", ""); got != "abc123" {
+		t.Errorf("From tag %q", got)
+	}
+
+	// Without rport: to the source address and the Via port.
+	m.via = "SIP/2.0/UDP 192.0.2.20:5070;branch=z9hG4bKnorport"
+	m.cseq = 2
+	req = m.request(t)
+	req.SetSource("203.0.113.5:40000")
+	req.SetTransport("UDP")
+	res = f.r.Register(context.Background(), req)
+	if res.Destination() != "203.0.113.5:5070" {
+		t.Errorf("destination %q, want 203.0.113.5:5070", res.Destination())
+	}
+	if got, want := values(res, "Via"), []string{"SIP/2.0/UDP 192.0.2.20:5070;branch=z9hG4bKnorport;received=203.0.113.5"}; !equal(got, want) {
+		t.Errorf("Via = %q, want %q", got, want)
+	}
+	if tag2 := res.To().Params.GetOr("tag", ""); tag2 == tag {
+		t.Error("two requests got the same To tag")
 	}
 }

@@ -5,8 +5,11 @@
 //
 // Nonces are stateless (an HMAC-signed issue time), so challenging costs no
 // memory; the nonces that were used are remembered in a bounded table to
-// enforce the nonce-count. Both MD5 and SHA-256 are offered, SHA-256 first
-// (RFC 8760 §2.4). Clients that answer without qop (RFC 2069 style) are
+// enforce the nonce-count. MD5 is offered by default and SHA-256 on request
+// (Config.Algorithms): RFC 8760 §2.4 would have SHA-256 first, but widely
+// deployed clients (libre-based baresip 1.0, SIPp 3.6) abandon the request
+// when any SHA-256 challenge is present. Answers in either algorithm are
+// verified, whatever was offered. Clients that answer without qop (RFC 2069 style) are
 // accepted once per nonce.
 //
 // It is a protocol package: it knows nothing of users beyond the
@@ -123,6 +126,9 @@ type Config struct {
 	// leaves this policy to the proxy; a registrar compares with the To
 	// URI instead and leaves this off.
 	MatchFrom bool
+	// Algorithms are offered in the challenge, in order; default MD5 only
+	// (see the package comment). Each must be MD5 or SHA-256.
+	Algorithms []string
 	// Hostname is the warn-agent of Warning headers; default "parley".
 	Hostname string
 	// Now returns the current time; default time.Now. Tests set it.
@@ -169,6 +175,16 @@ func New(cfg Config, creds Credentials, log *slog.Logger) (*Authenticator, error
 	}
 	if cfg.MaxTracked <= 0 {
 		cfg.MaxTracked = 65536
+	}
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = []string{MD5}
+	}
+	for i, alg := range cfg.Algorithms {
+		canon, ok := algorithm(alg)
+		if !ok || alg == "" {
+			return nil, fmt.Errorf("%w: digest algorithm %q: want MD5 or SHA-256", ErrConfig, alg)
+		}
+		cfg.Algorithms[i] = canon
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "parley"
@@ -389,7 +405,7 @@ func response(alg, ha1 string, c credentials, method string) string {
 	return hexHash(alg, ha1, c.nonce, c.nc, c.cnonce, c.qop, ha2)
 }
 
-// challenge builds a 401/407 offering SHA-256 then MD5 with a fresh nonce.
+// challenge builds a 401/407 offering the configured algorithms with a fresh nonce.
 // Both challenges carry the same nonce: a nonce is not bound to an
 // algorithm, and clients that ignore the algorithm parameter (SIPE always
 // answers with MD5) still match.
@@ -397,7 +413,7 @@ func (a *Authenticator) challenge(req *sip.Request, kind Kind, stale bool, now t
 	code, reason := kind.status()
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	nonce := a.minter.mint(now)
-	for _, alg := range []string{SHA256, MD5} {
+	for _, alg := range a.cfg.Algorithms {
 		v := "Digest realm=" + quote(a.cfg.Realm) + ", nonce=" + quote(nonce) +
 			", algorithm=" + alg + `, qop="auth"`
 		if stale {

@@ -78,7 +78,8 @@ func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 func newTestAuth(t *testing.T, clk *fakeClock, mod func(*Config)) (*Authenticator, *store) {
 	t.Helper()
 	st := &store{passwords: map[string]string{testUser: testPassword, "bob": "builder"}}
-	cfg := Config{Realm: testRealm, Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.Now}
+	cfg := Config{Realm: testRealm, Secret: []byte("0123456789abcdef0123456789abcdef"), Now: clk.Now,
+		Algorithms: []string{SHA256, MD5}}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -412,7 +413,7 @@ func TestNoSecretsLogged(t *testing.T) {
 	var buf strings.Builder
 	clk := newClock()
 	st := &store{passwords: map[string]string{testUser: testPassword}}
-	a, err := New(Config{Realm: testRealm, Secret: make([]byte, 32), Now: clk.Now}, st,
+	a, err := New(Config{Realm: testRealm, Secret: make([]byte, 32), Now: clk.Now, Algorithms: []string{SHA256, MD5}}, st,
 		slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -433,5 +434,27 @@ func TestNoSecretsLogged(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "authentication failed") {
 		t.Errorf("log lacks the failure:\n%s", buf.String())
+	}
+}
+
+// TestDefaultAlgorithms checks that only MD5 is offered unless SHA-256 is
+// asked for (deployed clients give up on a SHA-256 challenge), that a
+// SHA-256 answer is still verified, and that unknown algorithms are refused.
+func TestDefaultAlgorithms(t *testing.T) {
+	clk := newClock()
+	st := &store{passwords: map[string]string{testUser: testPassword}}
+	a, err := New(Config{Realm: testRealm, Secret: make([]byte, 32), Now: clk.Now}, st, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res := a.Authenticate(context.Background(), request(t, "REGISTER"), WWW, "192.0.2.10:5060")
+	hs := res.GetHeaders("WWW-Authenticate")
+	if len(hs) != 1 || !strings.Contains(hs[0].Value(), "algorithm=MD5") {
+		t.Fatalf("default challenges %v; want MD5 only", hs)
+	}
+	for _, bad := range [][]string{{"SHA-512"}, {""}, {MD5, "md4"}} {
+		if _, err := New(Config{Realm: testRealm, Secret: make([]byte, 32), Algorithms: bad}, st, discard()); !errors.Is(err, ErrConfig) {
+			t.Errorf("New with Algorithms %q = %v; want ErrConfig", bad, err)
+		}
 	}
 }
