@@ -137,22 +137,22 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	defer removeRunFile(opts.DataDir)
 	printListening(opts.Out, info, org.PrimaryDomain(), cfg.SIP.Authenticate)
 	if !cfg.SIP.Authenticate {
-		log.Warn("SIP digest authentication is OFF (sip.authenticate: false); use this only for benchmarks")
+		log.WarnContext(ctx, "SIP digest authentication is OFF (sip.authenticate: false); use this only for benchmarks")
 	}
-	log.Info("parley started", "sip_udp", info.SIPUDP, "sip_tcp", info.SIPTCP, "sip_tls", info.SIPTLS, "admin", info.AdminURL)
+	log.InfoContext(ctx, "parley started", "sip_udp", info.SIPUDP, "sip_tcp", info.SIPTCP, "sip_tls", info.SIPTLS, "admin", info.AdminURL)
 	if opts.Ready != nil {
 		opts.Ready(info)
 	}
 
 	<-gctx.Done()
-	log.Info("parley stopping")
+	log.InfoContext(ctx, "parley stopping")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutCtx)
 	sipSrv.drain(shutCtx)
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
-		log.Info("parley stopped")
+		log.InfoContext(shutCtx, "parley stopped")
 		return nil
 	}
 	return err

@@ -103,7 +103,7 @@ func (c *userCache) Run(ctx context.Context) error {
 
 // refresh loads every user into the cache.
 func (c *userCache) refresh(ctx context.Context) error {
-	users, err := c.Store.Users(ctx)
+	users, err := c.Users(ctx)
 	if err != nil {
 		return err
 	}
