@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"encoding/hex"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -37,14 +38,35 @@ type branchSpec struct {
 func (p *Proxy) inboundOf(req *sip.Request, tx sip.ServerTransaction) inbound {
 	in := inbound{transport: strings.ToUpper(req.Transport()), source: req.Source(), loop: p.loopHash(req)}
 	if cx, ok := tx.(interface{ Connection() sip.Connection }); ok && cx.Connection() != nil {
-		if h, port, err := sip.ParseAddr(cx.Connection().LocalAddr().String()); err == nil {
-			in.host, in.port = h, port
-		}
+		in.host, in.port = p.localAddr(cx.Connection())
 	}
 	if in.port == 0 {
 		in.port = p.listenPort(in.transport)
 	}
 	return in
+}
+
+// connAddr is the parsed local address of one connection.
+type connAddr struct {
+	conn sip.Connection
+	host string
+	port int
+}
+
+// localAddr returns the host and port a connection is bound to. The
+// answer for the last connection asked about is kept: over UDP every
+// request arrives on the same listener, and parsing its address each time
+// cost more than the rest of building a branch's Record-Route.
+func (p *Proxy) localAddr(c sip.Connection) (string, int) {
+	if a := p.lastConn.Load(); a != nil && a.conn == c {
+		return a.host, a.port
+	}
+	host, port, err := sip.ParseAddr(c.LocalAddr().String())
+	if err != nil {
+		return "", 0
+	}
+	p.lastConn.Store(&connAddr{conn: c, host: host, port: port})
+	return host, port
 }
 
 // noBuild is a sipgo client option that leaves the request as built: a
@@ -53,90 +75,135 @@ func (p *Proxy) inboundOf(req *sip.Request, tx sip.ServerTransaction) inbound {
 func noBuild(*sipgo.Client, *sip.Request) error { return nil }
 
 // buildBranch makes the request for one branch out of the preprocessed
-// request (RFC 3261 §16.6).
-func (p *Proxy) buildBranch(in inbound, work *sip.Request, spec branchSpec) *sip.Request {
-	out := work.Clone()
+// request (RFC 3261 §16.6). The branch is assembled in one pass: a new
+// header list that shares with the received request every header value it
+// does not change (see message.go).
+func (p *Proxy) buildBranch(in inbound, work *prepared, spec branchSpec) *sip.Request {
 	t := spec.target
+	req := work.req
 
-	// Step 2: the Request-URI becomes the target.
+	// Step 2: the Request-URI becomes the target, and the route set
+	// recorded at its registration goes above the Route entries left.
+	var buf [8]*sip.RouteHeader
+	routes := buf[:0]
+	recipient := work.recipient
 	if t != nil {
-		out.Recipient = *t.URI.Clone()
-		if len(t.Path) > 0 {
-			routes := make([]sip.Header, 0, len(t.Path))
-			for _, u := range t.Path {
-				routes = append(routes, &sip.RouteHeader{Address: *u.Clone()})
-			}
-			prependRoutes(out, routes)
+		recipient = t.URI
+		for _, u := range t.Path {
+			routes = append(routes, &sip.RouteHeader{Address: *u.Clone()})
 		}
 	}
-
-	// Step 3: Max-Forwards. sipgo shares the header between clones, so it
-	// is replaced rather than decremented in place.
-	mf := sip.MaxForwardsHeader(p.cfg.MaxForwards)
-	if cur := out.MaxForwards(); cur != nil {
-		if cur.Val() > 0 {
-			mf = sip.MaxForwardsHeader(cur.Val() - 1)
-		} else {
-			mf = 0
-		}
-		out.ReplaceHeader(&mf)
-	} else {
-		out.AppendHeader(&mf)
-	}
+	routes = work.appendRoutes(routes)
 
 	// Step 6: a next hop that is a strict router gets the Request-URI at
 	// the end of the Route set and its own URI as the Request-URI.
-	if r := out.Route(); r != nil && !r.Address.UriParams.Has("lr") {
-		next := *r.Address.Clone()
-		out.AppendHeader(&sip.RouteHeader{Address: out.Recipient})
-		out.RemoveHeader("Route")
-		out.Recipient = next
+	if len(routes) > 0 && !routes[0].Address.UriParams.Has("lr") {
+		next := *routes[0].Address.Clone()
+		routes = append(routes[1:], &sip.RouteHeader{Address: *recipient.Clone()})
+		recipient = next
 	}
 
 	// Step 7: where the branch goes.
-	next := out.Recipient
-	if r := out.Route(); r != nil {
-		next = r.Address
+	next := recipient
+	if len(routes) > 0 {
+		next = routes[0].Address
 	}
 	transport := uriTransport(next)
-	dest := hostPort(next, transport)
+	var dest string
 	outFlow := targetFlow(t)
-	if t == nil && out.Route() == nil {
+	if t == nil && len(routes) == 0 {
 		outFlow = spec.flow
 	}
 	if outFlow.addr != "" && p.flowUsable(outFlow) {
 		transport, dest = outFlow.transport, outFlow.addr
-	}
-	out.SetTransport(transport)
-	out.SetDestination(dest)
-	out.Laddr = sip.Addr{}
-	if transport == "UDP" {
-		if a := p.udpListener(); a != nil && sameFamily(a.IP, dest) {
-			a.Copy(&out.Laddr)
-		}
+	} else {
+		dest = hostPort(next, transport)
 	}
 
-	// Step 4: Record-Route.
-	if spec.recordRoute {
-		p.addRecordRoute(out, in, transport, outFlow)
-	}
+	out := sip.NewRequest(req.Method, recipient)
+	out.SipVersion = req.SipVersion
 
-	// Step 8: our Via, after noting where the previous hop really was
-	// (RFC 3261 §18.2.1, RFC 3581 §4) so that responses find their way
-	// back even when its sent-by was wrong.
-	if v := out.Via(); v != nil {
-		markReceived(v, in.source)
-	}
-	via := &sip.ViaHeader{
+	// Step 8: our Via on top.
+	params := make(sip.HeaderParams, 0, 1)
+	params.Add("branch", branchPrefix+in.loop+"."+spec.unique)
+	out.AppendHeader(&sip.ViaHeader{
 		ProtocolName:    "SIP",
 		ProtocolVersion: "2.0",
 		Transport:       transport,
 		Host:            p.cfg.Hostname,
 		Port:            p.listenPort(transport),
-		Params:          sip.NewParams(),
+		Params:          params,
+	})
+
+	// Step 4: Record-Route, above any other entry.
+	if spec.recordRoute {
+		p.addRecordRoute(out, callID(req), in, transport, outFlow)
 	}
-	via.Params.Add("branch", branchPrefix+in.loop+"."+spec.unique)
-	out.PrependHeader(via)
+
+	// Step 3: Max-Forwards, decremented. The header value is shared with
+	// the received request, so it is replaced rather than changed.
+	mf := sip.MaxForwardsHeader(p.cfg.MaxForwards)
+	if cur := maxForwards(req); cur != nil {
+		mf = 0
+		if cur.Val() > 0 {
+			mf = sip.MaxForwardsHeader(cur.Val() - 1)
+		}
+	}
+
+	// The rest in their order. The previous hop's Via gets "received"
+	// (RFC 3261 §18.2.1, RFC 3581 §4) so that responses find their way
+	// back even when its sent-by was wrong; being shared, a changed one is
+	// a clone. The Route entries are the branch's.
+	firstVia, mfDone, routesDone := true, false, false
+	for _, h := range req.Headers() {
+		switch h := h.(type) {
+		case *sip.ViaHeader:
+			if firstVia {
+				firstVia = false
+				if rv := receivedVia(h, in.source); rv != nil {
+					out.AppendHeader(rv)
+					continue
+				}
+			}
+			out.AppendHeader(h)
+		case *sip.MaxForwardsHeader:
+			if !mfDone {
+				mfDone = true
+				out.AppendHeader(&mf)
+				continue
+			}
+			out.AppendHeader(h)
+		case *sip.RouteHeader:
+			if !routesDone {
+				routesDone = true
+				for _, r := range routes {
+					out.AppendHeader(r)
+				}
+			}
+		default:
+			if work.noAuth && strings.EqualFold(h.Name(), "Proxy-Authorization") {
+				continue
+			}
+			out.AppendHeader(h)
+		}
+	}
+	if !routesDone {
+		for _, r := range routes {
+			out.AppendHeader(r)
+		}
+	}
+	if !mfDone {
+		out.AppendHeader(&mf)
+	}
+	out.SetBody(req.Body())
+
+	out.SetTransport(transport)
+	out.SetDestination(dest)
+	if transport == "UDP" {
+		if a := p.udpListener(); a != nil && sameFamily(a.IP, dest) {
+			a.Copy(&out.Laddr)
+		}
+	}
 	return out
 }
 
@@ -150,42 +217,71 @@ func uniqueBranch() string { return strconv.FormatUint(rand.Uint64(), 36) }
 // way it already does. Each entry also carries the flow to its side's end;
 // a request inside the dialog leaves on the flow of the last of our entries
 // it names, which is the one facing its destination.
-func (p *Proxy) addRecordRoute(out *sip.Request, in inbound, outTransport string, outFlow flow) {
+func (p *Proxy) addRecordRoute(out *sip.Request, cid string, in inbound, outTransport string, outFlow flow) {
 	host := p.cfg.Hostname
 	if host == "" {
 		host = in.host
 	}
-	cid := callID(out)
-	mk := func(transport string, port int, f flow) *sip.RecordRouteHeader {
-		u := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
-		u.UriParams.Add("transport", sip.NetworkToLower(transport))
-		u.UriParams.Add("lr", "")
-		enc := f.encode()
-		if enc != "" {
-			u.UriParams.Add(routeFlowParam, enc)
-		}
-		u.UriParams.Add(routeTokenParam, p.routeToken(cid, enc))
-		return &sip.RecordRouteHeader{Address: u}
-	}
-	out.PrependHeader(mk(in.transport, in.port, in.flow()))
-	out.PrependHeader(mk(outTransport, p.listenPort(outTransport), outFlow))
+	out.AppendHeader(p.recordRoute(cid, host, p.listenPort(outTransport), outTransport, outFlow))
+	out.AppendHeader(p.recordRoute(cid, host, in.port, in.transport, in.flow()))
 }
 
-// markReceived adds "received" (and fills "rport") to the Via of the hop we
-// got the request from.
-func markReceived(v *sip.ViaHeader, source string) {
+// recordRoute renders one of our Record-Route entries,
+//
+//	<sip:HOST:PORT;transport=T;lr;pfl=FLOW;ptk=TOKEN>
+//
+// straight into its header value. Nothing in the proxy reads the entry
+// back from the message it is put into (requests inside the dialog carry
+// it parsed, as a Route), and rendering a parsed URI costs sipgo several
+// allocations per parameter every time the message is written.
+func (p *Proxy) recordRoute(cid, host string, port int, transport string, f flow) sip.Header {
+	var arr [256]byte
+	b := append(arr[:0], "<sip:"...)
+	if strings.IndexByte(host, ':') >= 0 && !strings.HasPrefix(host, "[") {
+		b = append(append(append(b, '['), host...), ']')
+	} else {
+		b = append(b, host...)
+	}
+	if port > 0 {
+		b = strconv.AppendInt(append(b, ':'), int64(port), 10)
+	}
+	b = append(append(b, ";transport="...), sip.NetworkToLower(transport)...)
+	b = append(b, ";lr"...)
+	enc := len(b)
+	if f.addr != "" {
+		b = append(b, ";"+routeFlowParam+"="...)
+		enc = len(b)
+		b = f.appendEncoded(b)
+	}
+	flowParam := b[enc:]
+	b = append(b, ";"+routeTokenParam+"="...)
+	p.tokenSum(cid, flowParam, "", func(sum []byte) { b = hex.AppendEncode(b, sum) })
+	b = append(b, '>')
+	return sip.NewHeader("Record-Route", string(b))
+}
+
+// receivedVia returns the Via of the hop a request came from with
+// "received" added (and "rport" filled in) as RFC 3261 §18.2.1 and RFC 3581
+// §4 ask, or nil when it needs neither. The result is a copy: v itself is
+// shared with the received request.
+func receivedVia(v *sip.ViaHeader, source string) *sip.ViaHeader {
 	host, port, err := sip.ParseAddr(source)
 	if err != nil {
-		return
+		return nil
 	}
-	if rp, ok := v.Params.Get("rport"); ok && rp == "" {
-		v.Params.Add("rport", strconv.Itoa(port))
-		v.Params.Add("received", host)
-		return
+	rport, ok := v.Params.Get("rport")
+	fillPort := ok && rport == ""
+	if !fillPort && strings.Trim(v.Host, "[]") == host {
+		return nil
 	}
-	if strings.Trim(v.Host, "[]") != host {
-		v.Params.Add("received", host)
+	c := *v
+	c.Params = make(sip.HeaderParams, len(v.Params), len(v.Params)+2)
+	copy(c.Params, v.Params)
+	if fillPort {
+		c.Params.Add("rport", strconv.Itoa(port))
 	}
+	c.Params.Add("received", host)
+	return &c
 }
 
 // cancelFor builds the CANCEL of a forwarded INVITE (RFC 3261 §9.1): same
@@ -218,30 +314,6 @@ func cancelFor(inv *sip.Request) *sip.Request {
 	c.SetDestination(inv.Destination())
 	c.Laddr = inv.Laddr
 	return c
-}
-
-// prependRoutes puts routes above the request's existing Route entries.
-func prependRoutes(req *sip.Request, routes []sip.Header) {
-	old := req.GetHeaders("Route")
-	for range old {
-		req.RemoveHeader("Route")
-	}
-	for _, r := range routes {
-		req.AppendHeader(r)
-	}
-	for _, r := range old {
-		req.AppendHeader(r)
-	}
-}
-
-// removeAll removes every header called name (case-insensitive).
-func removeAll(m interface {
-	GetHeaders(string) []sip.Header
-	RemoveHeader(string) bool
-}, name string) {
-	for _, h := range m.GetHeaders(name) {
-		m.RemoveHeader(h.Name())
-	}
 }
 
 // uriTransport is the transport a URI asks for (RFC 3263 §4.1 without DNS):

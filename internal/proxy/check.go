@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"hash/maphash"
 	"strconv"
 	"strings"
@@ -38,7 +39,7 @@ func (p *Proxy) validate(req *sip.Request, toUs bool) *sip.Response {
 		return res
 	}
 	// Step 3: Max-Forwards.
-	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && !(toUs && req.Method == sip.OPTIONS) {
+	if mf := maxForwards(req); mf != nil && mf.Val() == 0 && !(toUs && req.Method == sip.OPTIONS) {
 		return sipx.Reject(req, 483, "Too Many Hops", p.cfg.Hostname, "Max-Forwards reached 0")
 	}
 	// Step 4: loop detection.
@@ -85,7 +86,26 @@ func (p *Proxy) loopHash(req *sip.Request) string {
 		h.WriteString(s)
 		h.WriteByte(0)
 	}
-	w(req.Recipient.String())
+	var num [20]byte
+	uri := func(u *sip.Uri) {
+		w(u.Scheme)
+		w(u.User)
+		w(u.Password)
+		w(u.Host)
+		h.Write(strconv.AppendInt(num[:0], int64(u.Port), 10))
+		h.WriteByte(0)
+		for _, kv := range u.UriParams {
+			w(kv.K)
+			w(kv.V)
+		}
+		h.WriteByte(0)
+		for _, kv := range u.Headers {
+			w(kv.K)
+			w(kv.V)
+		}
+		h.WriteByte(0)
+	}
+	uri(&req.Recipient)
 	if f := req.From(); f != nil {
 		w(f.Params.GetOr("tag", ""))
 	}
@@ -94,10 +114,17 @@ func (p *Proxy) loopHash(req *sip.Request) string {
 	}
 	w(callID(req))
 	if c := req.CSeq(); c != nil {
-		w(strconv.FormatUint(uint64(c.SeqNo), 10))
+		h.Write(strconv.AppendUint(num[:0], uint64(c.SeqNo), 10))
+		h.WriteByte(0)
 	}
-	for _, name := range []string{"Route", "Proxy-Require", "Proxy-Authorization"} {
-		for _, hdr := range req.GetHeaders(name) {
+	// One pass over the headers, in their order; a URI is hashed by its
+	// parts, which sipgo would otherwise render into new strings.
+	for _, hdr := range req.Headers() {
+		if r, ok := hdr.(*sip.RouteHeader); ok {
+			uri(&r.Address)
+			continue
+		}
+		if n := hdr.Name(); strings.EqualFold(n, "Proxy-Require") || strings.EqualFold(n, "Proxy-Authorization") {
 			w(hdr.Value())
 		}
 	}
@@ -108,7 +135,7 @@ func (p *Proxy) loopHash(req *sip.Request) string {
 // the request as it is now (RFC 3261 §16.3 step 4).
 func (p *Proxy) looped(req *sip.Request) bool {
 	var sum string
-	for _, h := range req.GetHeaders("Via") {
+	for _, h := range req.Headers() {
 		v, ok := h.(*sip.ViaHeader)
 		if !ok || !p.isOurVia(v) {
 			continue
@@ -125,6 +152,18 @@ func (p *Proxy) looped(req *sip.Request) bool {
 	return false
 }
 
+// tokenLen is the length in bytes of a route token before hex encoding.
+const tokenLen = 8
+
+// tokenMAC is a keyed HMAC with its scratch space, reused through
+// Proxy.macs: keying an HMAC costs two hash blocks and several allocations,
+// and every request inside a dialog checks two tokens.
+type tokenMAC struct {
+	h   hash.Hash
+	buf []byte
+	sum []byte
+}
+
 // routeToken authenticates one of our Record-Route entries for one dialog:
 // a truncated HMAC of the Call-ID, which both ends echo in every request
 // inside the dialog, and of the entry's flow parameter. A request carrying
@@ -132,20 +171,40 @@ func (p *Proxy) looped(req *sip.Request) bool {
 // foreign-domain policy (RFC 3261 §16.4 and §22.3 leave that decision to
 // the proxy), and its flow can be trusted as a destination.
 func (p *Proxy) routeToken(callID, flow string) string {
-	m := hmac.New(sha256.New, p.cfg.RouteSecret)
-	m.Write([]byte(callID))
-	m.Write([]byte{0})
-	m.Write([]byte(flow))
-	return hex.EncodeToString(m.Sum(nil)[:8])
+	var out [2 * tokenLen]byte
+	p.tokenSum(callID, nil, flow, func(sum []byte) { hex.Encode(out[:], sum) })
+	return string(out[:])
 }
 
 // validToken reports whether u carries the route token for callID.
 func (p *Proxy) validToken(u sip.Uri, callID string) bool {
 	tok, ok := u.UriParams.Get(routeTokenParam)
-	if !ok || tok == "" {
+	if !ok || len(tok) != 2*tokenLen {
 		return false
 	}
-	return hmac.Equal([]byte(tok), []byte(p.routeToken(callID, u.UriParams.GetOr(routeFlowParam, ""))))
+	var got [tokenLen]byte
+	if _, err := hex.Decode(got[:], []byte(tok)); err != nil {
+		return false
+	}
+	valid := false
+	p.tokenSum(callID, nil, u.UriParams.GetOr(routeFlowParam, ""), func(sum []byte) { valid = hmac.Equal(got[:], sum) })
+	return valid
+}
+
+// tokenSum computes the truncated MAC of a token's inputs, the Call-ID and
+// the encoded flow (given as bytes or as a string, whichever the caller
+// has), and hands it to use, which must not keep it.
+func (p *Proxy) tokenSum(callID string, flow []byte, flowStr string, use func(sum []byte)) {
+	m, _ := p.macs.Get().(*tokenMAC)
+	if m == nil {
+		m = &tokenMAC{h: hmac.New(sha256.New, p.cfg.RouteSecret), buf: make([]byte, 0, 128), sum: make([]byte, 0, sha256.Size)}
+	}
+	m.h.Reset()
+	m.buf = append(append(append(append(m.buf[:0], callID...), 0), flow...), flowStr...)
+	m.h.Write(m.buf)
+	m.sum = m.h.Sum(m.sum[:0])
+	use(m.sum[:tokenLen])
+	p.macs.Put(m)
 }
 
 // hashString is a keyed hash of s, for branch values derived from a peer's.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/hex"
 	"net"
 	"strings"
@@ -26,31 +27,53 @@ type flow struct {
 // encode renders the flow for a URI parameter: hex, so that IPv6
 // addresses and any transport name fit the parameter grammar.
 func (f flow) encode() string {
+	return string(f.appendEncoded(nil))
+}
+
+// appendEncoded appends the encoded flow to b.
+func (f flow) appendEncoded(b []byte) []byte {
 	if f.addr == "" {
-		return ""
+		return b
 	}
-	return hex.EncodeToString([]byte(f.transport + "/" + f.addr))
+	var arr [80]byte
+	raw := append(append(append(arr[:0], f.transport...), '/'), f.addr...)
+	return hex.AppendEncode(b, raw)
 }
 
 // decodeFlow parses a flow parameter; ok is false for anything malformed.
 func decodeFlow(s string) (flow, bool) {
-	b, err := hex.DecodeString(s)
-	if err != nil {
+	var arr [80]byte
+	if len(s)%2 != 0 || len(s)/2 > len(arr) {
 		return flow{}, false
 	}
-	tp, addr, found := strings.Cut(string(b), "/")
-	if !found || tp == "" {
+	b := arr[:len(s)/2]
+	if _, err := hex.Decode(b, []byte(s)); err != nil {
 		return flow{}, false
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
+	tp, addr, found := bytes.Cut(b, []byte("/"))
+	if !found {
 		return flow{}, false
 	}
-	switch strings.ToUpper(tp) {
-	case "UDP", "TCP", "TLS", "WS", "WSS":
+	var f flow
+	switch {
+	case bytes.EqualFold(tp, []byte("UDP")):
+		f.transport = "UDP"
+	case bytes.EqualFold(tp, []byte("TCP")):
+		f.transport = "TCP"
+	case bytes.EqualFold(tp, []byte("TLS")):
+		f.transport = "TLS"
+	case bytes.EqualFold(tp, []byte("WS")):
+		f.transport = "WS"
+	case bytes.EqualFold(tp, []byte("WSS")):
+		f.transport = "WSS"
 	default:
 		return flow{}, false
 	}
-	return flow{transport: strings.ToUpper(tp), addr: addr}, true
+	f.addr = string(addr)
+	if _, _, err := net.SplitHostPort(f.addr); err != nil {
+		return flow{}, false
+	}
+	return f, true
 }
 
 // targetFlow is the flow a target is reached on, if it has one.
@@ -65,11 +88,11 @@ func targetFlow(t *Target) flow {
 	return flow{transport: tp, addr: t.Source}
 }
 
-// entryFlow returns the flow carried by one of our Record-Route entries,
-// when its token vouches for it.
-func (p *Proxy) entryFlow(u sip.Uri, callID string) (flow, bool) {
+// entryFlow returns the flow carried by one of our Record-Route entries.
+// Only an entry whose token is valid may be asked (see validToken).
+func entryFlow(u sip.Uri) (flow, bool) {
 	enc, _ := u.UriParams.Get(routeFlowParam)
-	if !p.validToken(u, callID) || enc == "" {
+	if enc == "" {
 		return flow{}, false
 	}
 	return decodeFlow(enc)

@@ -14,9 +14,8 @@ import (
 
 // branch is one client transaction of a response context.
 type branch struct {
-	target string       // for logs
-	req    *sip.Request // the forwarded copy
-	tx     sip.ClientTransaction
+	req *sip.Request // the forwarded copy
+	tx  sip.ClientTransaction
 
 	provisional  bool          // a 1xx arrived, so a CANCEL may be sent (RFC 3261 §9.1)
 	final        *sip.Response // the final response, received or made up
@@ -42,21 +41,38 @@ type event struct {
 	err  error
 }
 
+// target names the branch in logs.
+func (b *branch) target() string { return b.req.Recipient.String() }
+
 // rctx is a response context (RFC 3261 §16.7). Its state is owned by the
-// goroutine running loop; branch goroutines only send events.
+// goroutine running loop. With several branches each has a goroutine that
+// feeds the loop events; a single branch, the usual case, is watched by
+// the loop itself.
 type rctx struct {
-	p        *Proxy
-	req      *sip.Request // as received
-	tx       sip.ServerTransaction
-	conn     sip.Connection // the server transaction's connection, for stateless sends upstream
-	upstream string         // where responses to req go
-	invite   bool
-	log      *slog.Logger
+	p       *Proxy
+	req     *sip.Request // as received
+	tx      sip.ServerTransaction
+	up      upstream // the way responses go back
+	invite  bool
+	tracked string // the INVITE's key in p.invites, "" if none
+	debugOn bool   // the logger records debug messages
 
 	branches []*branch
-	pending  int // branches without a final response
-	events   chan event
+	pending  int        // branches without a final response
+	events   chan event // from the branch goroutines; nil with one branch
 	stop     chan struct{}
+
+	// Storage for a single branch, the usual case.
+	one    [1]branch
+	onePtr [1]*branch
+
+	canceled   chan struct{} // closed when upstream CANCELs an INVITE
+	cancelOnce sync.Once
+
+	// The single branch's transaction, while it may still answer.
+	single     *branch
+	singleRes  <-chan *sip.Response
+	singleDone <-chan struct{}
 
 	finalCode    int  // final status already sent upstream, 0 if none
 	upstreamGone bool // the server transaction ended before any final response
@@ -65,18 +81,16 @@ type rctx struct {
 // fork forwards the request to every target in parallel and runs the
 // response context until every branch is done. It returns the final status
 // sent upstream.
-func (p *Proxy) fork(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, pl plan) int {
+func (p *Proxy) fork(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, pl plan, tracked string) int {
 	c := &rctx{
-		p:        p,
-		req:      req,
-		tx:       tx,
-		upstream: upstreamAddr(req),
-		invite:   req.IsInvite(),
-		log:      p.log.With("call_id", callID(req), "method", string(req.Method)),
-		stop:     make(chan struct{}),
-	}
-	if cx, ok := tx.(interface{ Connection() sip.Connection }); ok {
-		c.conn = cx.Connection()
+		p:       p,
+		req:     req,
+		tx:      tx,
+		tracked: tracked,
+		up:      newUpstream(p, req, tx),
+		invite:  req.IsInvite(),
+		debugOn: p.log.Enabled(ctx, slog.LevelDebug),
+		stop:    make(chan struct{}),
 	}
 
 	// A CANCEL from upstream is answered by sipgo, which also sends 487 on
@@ -85,33 +99,78 @@ func (p *Proxy) fork(ctx context.Context, req *sip.Request, tx sip.ServerTransac
 	var canceled chan struct{}
 	if c.invite {
 		canceled = make(chan struct{})
-		var once sync.Once
-		if !tx.OnCancel(func(*sip.Request) { once.Do(func() { close(canceled) }) }) {
-			c.log.Debug("request canceled before it was forwarded")
+		c.canceled = canceled
+		if !tx.OnCancel(c.onCancel) {
+			c.debug("request canceled before it was forwarded")
 			return sip.StatusRequestTerminated
 		}
 	}
 
 	in := p.inboundOf(req, tx)
-	targets := pl.targets
+	n := len(pl.targets)
 	if pl.direct {
-		targets = []Target{{}}
+		n = 1
 	}
-	c.events = make(chan event, 2*len(targets)+1)
-	for i := range targets {
+	bs := c.one[:]
+	c.branches = c.onePtr[:]
+	if n > 1 {
+		bs = make([]branch, n)
+		c.branches = make([]*branch, n)
+	}
+	for i := range bs {
 		spec := branchSpec{flow: pl.flow, recordRoute: pl.recordRoute, unique: uniqueBranch()}
 		if !pl.direct {
-			spec.target = &targets[i]
+			spec.target = &pl.targets[i]
 		}
-		out := p.buildBranch(in, pl.work, spec)
-		c.branches = append(c.branches, &branch{target: out.Recipient.String(), req: out})
+		bs[i].req = p.buildBranch(in, &pl.work, spec)
+		c.branches[i] = &bs[i]
 	}
-	c.pending = len(c.branches)
-	for _, b := range c.branches {
-		go c.run(ctx, b)
+	c.pending = n
+	if n == 1 {
+		c.start(ctx, c.branches[0])
+	} else {
+		c.events = make(chan event, 2*n+1)
+		for _, b := range c.branches {
+			go c.run(ctx, b)
+		}
 	}
 	c.loop(canceled)
 	return c.finalCode
+}
+
+// onCancel is the server transaction's CANCEL hook.
+func (c *rctx) onCancel(*sip.Request) { c.cancelOnce.Do(func() { close(c.canceled) }) }
+
+// start starts the client transaction of a single branch, which loop then
+// watches directly: a goroutine and a channel hop per response saved on
+// every call to a user with one contact and every request inside a dialog.
+func (c *rctx) start(ctx context.Context, b *branch) {
+	tx, err := c.p.client.TransactionRequest(ctx, b.req, noBuild)
+	if err != nil {
+		c.handle(event{b: b, kind: evEnded, err: err})
+		return
+	}
+	c.handle(event{b: b, kind: evStarted, tx: tx})
+	c.relayRetransmissions(tx)
+	c.single, c.singleRes, c.singleDone = b, tx.Responses(), tx.Done()
+}
+
+// relayRetransmissions sends upstream, statelessly, the retransmissions of
+// a 2xx to an INVITE: they bypass Responses() once the transaction is in
+// the Accepted state (RFC 6026 §7.2), and the caller needs them if our
+// first copy was lost (RFC 3261 §16.7 step 5).
+func (c *rctx) relayRetransmissions(tx sip.ClientTransaction) {
+	if !c.invite {
+		return
+	}
+	// The transaction outlives the response context by 32 s (RFC 6026
+	// Timer M): the hook keeps only the way upstream, not the context.
+	up := c.up
+	tx.OnRetransmission(func(res *sip.Response) {
+		if res.IsSuccess() {
+			up.write(up.relay(res))
+		}
+	})
 }
 
 // run starts one branch's client transaction and feeds its responses to
@@ -126,16 +185,7 @@ func (c *rctx) run(ctx context.Context, b *branch) {
 		tx.Terminate()
 		return
 	}
-	if c.invite {
-		// 2xx retransmissions bypass Responses() once the transaction is
-		// in the Accepted state (RFC 6026 §7.2); they go upstream as they
-		// are, statelessly (RFC 3261 §16.7 step 5).
-		tx.OnRetransmission(func(res *sip.Response) {
-			if res.IsSuccess() {
-				c.writeUpstream(c.toUpstream(res))
-			}
-		})
-	}
+	c.relayRetransmissions(tx)
 	for {
 		select {
 		case res := <-tx.Responses():
@@ -176,9 +226,19 @@ func (c *rctx) loop(canceled chan struct{}) {
 		select {
 		case ev := <-c.events:
 			c.handle(ev)
+		case res := <-c.singleRes:
+			b := c.single
+			if !res.IsProvisional() {
+				c.single, c.singleRes, c.singleDone = nil, nil, nil
+			}
+			c.handle(event{b: b, kind: evResponse, res: res})
+		case <-c.singleDone:
+			b := c.single
+			c.single, c.singleRes, c.singleDone = nil, nil, nil
+			c.handle(event{b: b, kind: evEnded, err: b.tx.Err()})
 		case <-canceled:
 			canceled = nil
-			c.log.Debug("canceled upstream")
+			c.debug("canceled upstream")
 			if c.finalCode == 0 {
 				c.finalCode = sip.StatusRequestTerminated // sent by sipgo
 			}
@@ -187,14 +247,14 @@ func (c *rctx) loop(canceled chan struct{}) {
 			txDone = nil
 			if c.finalCode == 0 {
 				c.upstreamGone = true
-				c.log.Debug("server transaction ended before a final response", "error", c.tx.Err())
+				c.debug("server transaction ended before a final response", "error", c.tx.Err())
 			}
 			c.cancelPending()
 		case <-noAnswer:
 			noAnswer = nil
 			c.onNoAnswer()
 		case <-drain:
-			c.log.Debug("branches still pending after the final response", "pending", c.pending)
+			c.debug("branches still pending after the final response", "pending", c.pending)
 			c.finish()
 			return
 		}
@@ -245,7 +305,7 @@ func (c *rctx) handle(ev event) {
 		if errors.Is(ev.err, sip.ErrTransactionTimeout) {
 			code, reason = 408, "Request Timeout"
 		}
-		c.log.Debug("branch ended without response", "target", b.target, "error", ev.err)
+		c.debug("branch ended without response", "target", b.target(), "error", ev.err)
 		c.settle(b, sip.NewResponse(code, reason), true)
 	case evResponse:
 		c.onResponse(b, ev.res)
@@ -272,11 +332,13 @@ func (c *rctx) onResponse(b *branch, res *sip.Response) {
 		// Step 5: provisional responses other than 100 go upstream at once
 		// until a final response has been sent.
 		if code > 100 && c.finalCode == 0 && !b.cancelWanted && b.final == nil {
-			c.respond(c.toUpstream(res))
+			c.respond(c.up.relay(res))
 		}
 		return
 	}
-	c.log.Debug("branch answered", "target", b.target, "code", code)
+	if c.debugOn {
+		c.debug("branch answered", "target", b.target(), "code", code)
+	}
 	if code < 300 {
 		// Step 5: every 2xx to an INVITE goes upstream, even after another
 		// final response; for other methods only the first does.
@@ -304,13 +366,19 @@ func (c *rctx) onResponse(b *branch, res *sip.Response) {
 // can carry it, statelessly once it has sent a non-2xx final response (the
 // 487 sipgo sends on CANCEL) or ended.
 func (c *rctx) forward2xx(res *sip.Response) {
-	out := c.toUpstream(res)
+	out := c.up.relay(res)
+	if c.finalCode == 0 && c.tracked != "" {
+		// The ACK to a 2xx belongs to no transaction (RFC 3261 §17.1.1.3):
+		// from now on the ACK lane may take it, and it may come as soon as
+		// the 2xx is out.
+		c.p.invites.remove(c.tracked)
+	}
 	sent := false
 	if c.finalCode == 0 || (c.finalCode < 300 && !isDone(c.tx)) {
 		sent = c.respond(out)
 	}
 	if !sent {
-		c.writeUpstream(out)
+		c.up.write(out)
 	}
 	if c.finalCode == 0 {
 		c.finalCode = res.StatusCode
@@ -381,7 +449,7 @@ func (c *rctx) sendBest() {
 	case c.branches[i].synthetic || codes[i] != c.branches[i].final.StatusCode:
 		out = sipx.Reject(c.req, 408, "Request Timeout", c.p.cfg.Hostname, "the contact did not answer in time")
 	default:
-		out = c.toUpstream(c.branches[i].final)
+		out = c.up.relay(c.branches[i].final)
 		if codes[i] == 401 || codes[i] == 407 {
 			c.addChallenges(out, i)
 		}
@@ -421,35 +489,21 @@ func (c *rctx) addChallenges(out *sip.Response, chosen int) {
 	}
 }
 
-// toUpstream prepares a downstream response for the upstream hop: our Via
-// removed (§16.7 step 9) and the upstream address as destination.
-func (c *rctx) toUpstream(res *sip.Response) *sip.Response {
-	out := res.Clone()
-	out.RemoveHeader("Via")
-	out.SetTransport(c.req.Transport())
-	out.SetDestination(c.upstream)
-	return out
+// debug logs a debug message about this response context.
+func (c *rctx) debug(msg string, args ...any) {
+	if !c.debugOn {
+		return
+	}
+	c.p.log.Debug(msg, append([]any{"call_id", callID(c.req), "method", string(c.req.Method)}, args...)...)
 }
 
 // respond sends on the server transaction and reports success.
 func (c *rctx) respond(res *sip.Response) bool {
 	if err := c.tx.Respond(res); err != nil {
-		c.log.Debug("respond failed", "code", res.StatusCode, "error", err)
+		c.debug("respond failed", "code", res.StatusCode, "error", err)
 		return false
 	}
 	return true
-}
-
-// writeUpstream sends a response upstream outside the server transaction.
-func (c *rctx) writeUpstream(res *sip.Response) {
-	if c.conn != nil {
-		if err := c.conn.WriteMsg(res); err == nil {
-			return
-		}
-	}
-	if err := c.p.writeResponse(res); err != nil {
-		c.log.Info("response could not be sent upstream", "code", res.StatusCode, "to", c.upstream, "error", err)
-	}
 }
 
 // sendCANCEL sends a CANCEL for a forwarded INVITE and waits for its final

@@ -71,7 +71,7 @@ func FuzzPlan(f *testing.F) {
 			if !pl.direct {
 				spec.target = &targets[i]
 			}
-			out := p.buildBranch(in, pl.work, spec)
+			out := p.buildBranch(in, &pl.work, spec)
 			b, _ := out.Via().Params.Get("branch")
 			if !strings.HasPrefix(b, branchPrefix) {
 				t.Fatalf("branch Via %q is not ours", out.Via().Value())

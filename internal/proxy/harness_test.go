@@ -91,21 +91,35 @@ type testProxy struct {
 var proxiedMethods = []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS,
 	sip.MESSAGE, sip.SUBSCRIBE, sip.NOTIFY, sip.REFER, sip.INFO, sip.PRACK, sip.UPDATE}
 
+// startProxy starts a proxy with its ACK lane (ReadFilter) wired to its
+// transport layer, as the server does.
 func startProxy(t testing.TB, cfg Config, loc Locator) *testProxy {
+	t.Helper()
+	return startProxyLane(t, cfg, loc, true)
+}
+
+// startProxyLane starts a proxy with or without its ACK lane.
+func startProxyLane(t testing.TB, cfg Config, loc Locator, lane bool) *testProxy {
 	t.Helper()
 	level := slog.LevelDebug
 	if _, bench := t.(*testing.B); bench {
 		level = slog.LevelWarn // debug records would be most of what is measured
 	}
 	log := testLogger(t, level)
-	var p *Proxy
+	var p *Proxy // set before the listeners serve
+	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(log)}
+	if lane {
+		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(func(props sip.TransportReadProps, b []byte) ([]byte, error) {
+			return p.ReadFilter(props, b)
+		}))
+	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("parley-test-proxy"),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(log),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) { p.OnUnhandledResponse(r) }),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -114,6 +115,10 @@ type Config struct {
 	// it separates 404 Not Found from 480 Temporarily Unavailable when the
 	// AOR has no binding. nil means every AOR exists (480).
 	UserExists func(ctx context.Context, aor string) bool
+	// Parser parses the datagrams ReadFilter looks at; nil means sipgo's
+	// defaults. Give it the transport layer's, so that both accept the same
+	// messages.
+	Parser *sip.Parser
 	// RouteSecret keys the token the proxy puts into its Record-Route URI,
 	// so that only requests inside dialogs it really record-routed skip
 	// authentication and the foreign-domain policy. Empty means a random key
@@ -133,7 +138,11 @@ type Proxy struct {
 	seed     maphash.Seed             // keys the loop-detection hash of our Via branches
 	inFlight atomic.Int64             // requests being proxied (MaxInFlight)
 	udpLocal atomic.Pointer[sip.Addr] // the UDP listener requests arrive on
+	lastConn atomic.Pointer[connAddr] // the local address of the last connection asked about
 	ports    portCache
+	macs     sync.Pool   // *tokenMAC keyed with cfg.RouteSecret
+	parser   *sip.Parser // for ReadFilter
+	invites  inviteSet   // INVITEs over UDP whose own ACK may still come (acklane.go)
 }
 
 // New returns a proxy. client sends the forwarded requests; it must belong
@@ -160,6 +169,10 @@ func New(cfg Config, local *sipx.Local, loc Locator, client *sipgo.Client, log *
 		tp:     client.TransportLayer(),
 		log:    log,
 		seed:   maphash.MakeSeed(),
+		parser: cfg.Parser,
+	}
+	if p.parser == nil {
+		p.parser = sip.NewParser()
 	}
 	p.ports.tp = p.tp
 	return p
@@ -197,6 +210,10 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 		p.log.Error("request without a server transaction", "method", req.Method, "call_id", callID(req))
 		return
 	}
+	var tracked string
+	if req.IsInvite() {
+		tracked = p.trackInvite(req, tx)
+	}
 	n := p.inFlight.Add(1)
 	done := false
 	release := func() {
@@ -215,15 +232,29 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	p.noteListener(req, tx)
 
-	ctx := sip.ServerTransactionContext(tx)
-	final := p.proxy(ctx, req, tx)
+	ctx, cancel := txContext(tx)
+	defer cancel()
+	final := p.proxy(ctx, req, tx, tracked)
 	release()
 	p.awaitACK(req, tx, final)
 }
 
+// txContext returns a context that ends when the server transaction does,
+// for the lookups and connection set-up done on its behalf. (sipgo's
+// sip.ServerTransactionContext would do, but in v1.7.2 it returns a context
+// that is already canceled: it cancels when OnTerminate reports success.)
+func txContext(tx sip.ServerTransaction) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if !tx.OnTerminate(func(string, error) { cancel() }) {
+		cancel() // already terminated
+	}
+	return ctx, cancel
+}
+
 // proxy runs the request through RFC 3261 §16.3–§16.7 and returns the status
-// code of the final response sent upstream (0 if none was).
-func (p *Proxy) proxy(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) int {
+// code of the final response sent upstream (0 if none was). tracked is the
+// INVITE's key in p.invites, "" if none.
+func (p *Proxy) proxy(ctx context.Context, req *sip.Request, tx sip.ServerTransaction, tracked string) int {
 	pl := p.plan(ctx, req)
 	if pl.reject != nil {
 		p.respond(tx, pl.reject)
@@ -233,7 +264,7 @@ func (p *Proxy) proxy(ctx context.Context, req *sip.Request, tx sip.ServerTransa
 		}
 		return pl.reject.StatusCode
 	}
-	return p.fork(ctx, req, tx, pl)
+	return p.fork(ctx, req, tx, pl, tracked)
 }
 
 // awaitACK keeps an INVITE server transaction that ended with a non-2xx

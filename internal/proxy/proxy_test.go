@@ -34,8 +34,15 @@ func proxyVia(t *testing.T, p *testProxy, req *sip.Request) {
 }
 
 func TestCallThroughProxy(t *testing.T) {
+	// With the ACK lane the ACK is forwarded by ReadFilter, without it by
+	// ServeSIP.
+	t.Run("ACK lane", func(t *testing.T) { testCallThroughProxy(t, true) })
+	t.Run("no ACK lane", func(t *testing.T) { testCallThroughProxy(t, false) })
+}
+
+func testCallThroughProxy(t *testing.T, lane bool) {
 	loc := newLocator()
-	p := startProxy(t, defaultTestConfig(), loc)
+	p := startProxyLane(t, defaultTestConfig(), loc, lane)
 	// bob answers once the caller has heard the ringing: sipgo handles
 	// every response in its own goroutine, so a 180 sent right before the
 	// 200 may be overtaken and dropped as late.
@@ -434,6 +441,34 @@ func TestTCPCallerUDPCallee(t *testing.T) {
 	}
 	if tp := rrs[1].(*sip.RecordRouteHeader).Address.UriParams.GetOr("transport", ""); tp != "tcp" {
 		t.Errorf("caller-side Record-Route transport = %q, want tcp", tp)
+	}
+	if err := alice.cli.WriteRequest(alice.inDialog(sip.ACK, inv, res, 1)); err != nil {
+		t.Fatal(err)
+	}
+	proxyVia(t, p, bob.next(sip.ACK))
+	if r := alice.do(alice.inDialog(sip.BYE, inv, res, 2)); r.StatusCode != 200 {
+		t.Fatalf("BYE: got %d, want 200", r.StatusCode)
+	}
+	proxyVia(t, p, bob.next(sip.BYE))
+}
+
+// TestUDPCallerTCPCallee has the proxy open a TCP connection to a callee
+// that never connected to it, which needs a live context for the dial.
+func TestUDPCallerTCPCallee(t *testing.T) {
+	loc := newLocator()
+	p := startProxy(t, defaultTestConfig(), loc)
+	bob := newUA(t, "bob", "TCP", answer)
+	loc.bind(bobAOR, bob.target())
+	alice := newUA(t, "alice", "UDP", nil)
+
+	inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.udp)
+	res, _ := final(t, alice.send(inv))
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
+	}
+	got := bob.next(sip.INVITE)
+	if tp := got.Via().Transport; tp != "TCP" {
+		t.Errorf("INVITE reached bob over %s, want TCP", tp)
 	}
 	if err := alice.cli.WriteRequest(alice.inDialog(sip.ACK, inv, res, 1)); err != nil {
 		t.Fatal(err)

@@ -22,8 +22,8 @@ const (
 type plan struct {
 	// reject, when set, is the response to send instead of forwarding.
 	reject *sip.Response
-	// work is the received request after Route preprocessing (a copy).
-	work *sip.Request
+	// work is the received request after Route preprocessing.
+	work prepared
 	// targets are the branches to fork to. When direct is set there is one
 	// branch, to the top Route or the Request-URI, with the Request-URI
 	// kept.
@@ -42,9 +42,8 @@ type plan struct {
 // proxy's authentication policy and §16.5 (target determination). It has no
 // side effect besides Locator, UserExists and Authenticate calls.
 func (p *Proxy) plan(ctx context.Context, req *sip.Request) plan {
-	work := req.Clone()
-	_, token, fl := p.preprocessRoute(work)
-	toUs := work.Recipient.User == "" && work.Route() == nil && p.isLocalURI(work.Recipient)
+	work, _, token, fl := p.preprocessRoute(req)
+	toUs := work.recipient.User == "" && work.top() == nil && p.isLocalURI(work.recipient)
 
 	if res := p.validate(req, toUs); res != nil {
 		return plan{reject: res}
@@ -58,7 +57,7 @@ func (p *Proxy) plan(ctx context.Context, req *sip.Request) plan {
 	// or domain policy, which were applied when the dialog was created.
 	dialog := hasToTag(req) && token
 	if !dialog {
-		if res := p.authenticate(ctx, req, work); res != nil {
+		if res := p.authenticate(ctx, req, &work); res != nil {
 			return plan{reject: res}
 		}
 	}
@@ -70,8 +69,8 @@ func (p *Proxy) plan(ctx context.Context, req *sip.Request) plan {
 	}
 
 	// §16.5: a remaining Route names the next hop; the Request-URI stays.
-	if work.Route() != nil || dialog {
-		if !dialog && !p.cfg.ForwardOutOfDomain && work.Route() != nil && !p.isLocalURI(work.Route().Address) {
+	if route := work.top(); route != nil || dialog {
+		if !dialog && !p.cfg.ForwardOutOfDomain && route != nil && !p.isLocalURI(route.Address) {
 			pl.reject = sipx.Reject(req, 403, "Forbidden", p.cfg.Hostname, "relaying along a preloaded Route is not allowed")
 			return pl
 		}
@@ -79,7 +78,7 @@ func (p *Proxy) plan(ctx context.Context, req *sip.Request) plan {
 		return pl
 	}
 
-	ru := work.Recipient
+	ru := work.recipient
 	if !p.isLocalURI(ru) {
 		if !p.cfg.ForwardOutOfDomain {
 			pl.reject = sipx.Reject(req, 403, "Forbidden", p.cfg.Hostname, "forwarding to foreign domain "+ru.Host+" is disabled")
@@ -110,52 +109,84 @@ func (p *Proxy) plan(ctx context.Context, req *sip.Request) plan {
 	return pl
 }
 
-// preprocessRoute applies RFC 3261 §16.4 to work: undo a strict router's
-// rewrite (the Request-URI is our Record-Route value) and remove the Route
-// entries at the top that name us (two of them after double
-// record-routing, RFC 5658). routed reports whether any was removed, token
-// whether one carried a valid dialog token, and fl is the flow named by the
-// last one removed.
-func (p *Proxy) preprocessRoute(work *sip.Request) (routed, token bool, fl flow) {
-	cid := callID(work)
-	take := func(u sip.Uri) {
-		routed = true
-		if p.validToken(u, cid) {
-			token = true
-		}
-		fl, _ = p.entryFlow(u, cid)
-	}
-	if ru := work.Recipient; ru.User == "" && ru.UriParams.Has("lr") && p.isUs(ru) {
-		if routes := work.GetHeaders("Route"); len(routes) > 0 {
-			if last, ok := routes[len(routes)-1].(*sip.RouteHeader); ok {
-				take(ru)
-				work.Recipient = *last.Address.Clone()
-				removeLastRoute(work)
-			}
-		}
-	}
-	for {
-		r := work.Route()
-		if r == nil || !p.isUs(r.Address) {
-			return routed, token, fl
-		}
-		take(r.Address)
-		work.RemoveHeader("Route")
-	}
+// prepared is a received request as RFC 3261 §16.4 Route preprocessing
+// leaves it. The request itself is not changed (it is the server
+// transaction's, and copying it cost more than the rest of planning): what
+// preprocessing and the authentication policy take away is recorded here,
+// and buildBranch leaves it out of every branch.
+type prepared struct {
+	req       *sip.Request
+	recipient sip.Uri // the Request-URI
+	routes    int     // Route entries in req
+	skip      int     // Route entries taken from the top: they named us
+	dropLast  bool    // the bottom Route entry became the Request-URI (strict router)
+	noAuth    bool    // Proxy-Authorization taken away: the credentials were for us (§22.3)
 }
 
-// removeLastRoute drops the bottom Route entry, keeping the others in order.
-func removeLastRoute(req *sip.Request) {
-	routes := req.GetHeaders("Route")
-	if len(routes) == 0 {
-		return
+// left is the number of Route entries left.
+func (w *prepared) left() int {
+	n := w.routes - w.skip
+	if w.dropLast {
+		n--
 	}
-	for range routes {
-		req.RemoveHeader("Route")
+	return n
+}
+
+// top returns the first Route entry left, nil if none is.
+func (w *prepared) top() *sip.RouteHeader {
+	if w.left() <= 0 {
+		return nil
 	}
-	for _, r := range routes[:len(routes)-1] {
-		req.AppendHeader(r)
+	return routeAt(w.req, w.skip)
+}
+
+// appendRoutes appends the Route entries left to dst, in order.
+func (w *prepared) appendRoutes(dst []*sip.RouteHeader) []*sip.RouteHeader {
+	i, end := 0, w.skip+w.left()
+	for _, h := range w.req.Headers() {
+		r, ok := h.(*sip.RouteHeader)
+		if !ok {
+			continue
+		}
+		if i >= w.skip && i < end {
+			dst = append(dst, r)
+		}
+		i++
 	}
+	return dst
+}
+
+// preprocessRoute applies RFC 3261 §16.4 to req: undo a strict router's
+// rewrite (the Request-URI is our Record-Route value) and take away the
+// Route entries at the top that name us (two of them after double
+// record-routing, RFC 5658). routed reports whether any was taken, token
+// whether one carried a valid dialog token, and fl is the flow named by
+// the last one taken.
+func (p *Proxy) preprocessRoute(req *sip.Request) (w prepared, routed, token bool, fl flow) {
+	w = prepared{req: req, recipient: req.Recipient, routes: routeCount(req)}
+	cid := callID(req)
+	take := func(u sip.Uri) {
+		routed = true
+		fl = flow{}
+		if p.validToken(u, cid) {
+			token = true
+			fl, _ = entryFlow(u)
+		}
+	}
+	if ru := req.Recipient; ru.User == "" && ru.UriParams.Has("lr") && w.routes > 0 && p.isUs(ru) {
+		take(ru)
+		w.recipient = routeAt(req, w.routes-1).Address
+		w.dropLast = true
+	}
+	for w.left() > 0 {
+		r := routeAt(req, w.skip)
+		if !p.isUs(r.Address) {
+			break
+		}
+		take(r.Address)
+		w.skip++
+	}
+	return w, routed, token, fl
 }
 
 // authenticate applies the proxy's authentication policy to a request that
@@ -163,7 +194,7 @@ func removeLastRoute(req *sip.Request) {
 // users must prove it (digest, 407), and the proven user must be the one in
 // From (403). Requests from other domains are let through: they are calls
 // to our users from outside. CANCEL cannot be challenged (RFC 3261 §22.1).
-func (p *Proxy) authenticate(ctx context.Context, req, work *sip.Request) *sip.Response {
+func (p *Proxy) authenticate(ctx context.Context, req *sip.Request, work *prepared) *sip.Response {
 	if p.cfg.Authenticate == nil || req.IsCancel() || req.IsAck() {
 		return nil
 	}
@@ -185,7 +216,7 @@ func (p *Proxy) authenticate(ctx context.Context, req, work *sip.Request) *sip.R
 	}
 	// The credentials were for us (RFC 3261 §22.3); the next hop has no use
 	// for them.
-	removeAll(work, "Proxy-Authorization")
+	work.noAuth = true
 	return nil
 }
 
@@ -237,6 +268,9 @@ func (p *Proxy) answerSelf(req *sip.Request) *sip.Response {
 // targetSet orders the location service's answer by decreasing q and drops
 // duplicate URIs (RFC 3261 §16.5: a URI enters the target set once).
 func targetSet(ts []Target) []Target {
+	if len(ts) < 2 {
+		return ts
+	}
 	out := make([]Target, 0, len(ts))
 	seen := make(map[string]bool, len(ts))
 	for _, t := range ts {

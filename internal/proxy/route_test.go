@@ -69,11 +69,15 @@ func TestPreprocessRoute(t *testing.T) {
 				msg += "Route: " + r + "\n"
 			}
 			req := parseRequest(t, msg+"Content-Length: 0\n\n")
-			routed, token, _ := p.preprocessRoute(req)
-			if got := req.Recipient.String(); got != tt.wantRURI {
+			work, routed, token, _ := p.preprocessRoute(req)
+			if got := work.recipient.String(); got != tt.wantRURI {
 				t.Errorf("Request-URI = %s, want %s", got, tt.wantRURI)
 			}
-			if diff := cmp.Diff(tt.wantRoutes, routesOf(req)); diff != "" {
+			var routes []string
+			for _, r := range work.appendRoutes(nil) {
+				routes = append(routes, r.Value())
+			}
+			if diff := cmp.Diff(tt.wantRoutes, routes); diff != "" {
 				t.Errorf("Route (-want +got):\n%s", diff)
 			}
 			if routed != tt.routed || token != tt.token {

@@ -5,46 +5,94 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
 
 // networks are the transports whose listen ports count as ours.
-var networks = []string{"udp", "tcp", "tls", "ws", "wss"}
+var networks = [...]string{"udp", "tcp", "tls", "ws", "wss"}
 
-// portCache caches the transport layer's listen ports. Listeners are added
-// while the server starts, so a miss refreshes the cache once.
+// refreshEvery bounds how often a port the cache does not know makes it ask
+// the transport layer again: misses are normal (a Route to another server
+// on this host, a transport with no listener) and asking allocates.
+const refreshEvery = 100 * time.Millisecond
+
+// portCache caches the transport layer's listen ports, which every
+// forwarded request needs (Via, Record-Route) and every Route and Via entry
+// is checked against. Listeners are added while the server starts, so a
+// miss refreshes the cache, at most once per refreshEvery.
 type portCache struct {
-	tp    *sip.TransportLayer
-	mu    sync.RWMutex
-	ports []int
+	tp   *sip.TransportLayer
+	snap atomic.Pointer[portSnapshot]
+	mu   sync.Mutex // serializes refreshes
+}
+
+// portSnapshot is one immutable reading of the listen ports.
+type portSnapshot struct {
+	all   []int
+	first [len(networks)]int // per network, 0 if none
+	at    time.Time
 }
 
 // has reports whether port is one of the ports we listen on. When no
 // listener is known yet every port is taken as ours: we cannot tell, and
 // refusing our own Route would break every call.
 func (c *portCache) has(port int) bool {
-	c.mu.RLock()
-	ports := c.ports
-	c.mu.RUnlock()
-	if slices.Contains(ports, port) {
+	s := c.snap.Load()
+	if s != nil && slices.Contains(s.all, port) {
 		return true
 	}
-	ports = c.refresh()
-	return len(ports) == 0 || slices.Contains(ports, port)
+	s = c.refresh(s)
+	return len(s.all) == 0 || slices.Contains(s.all, port)
 }
 
-func (c *portCache) refresh() []int {
-	var ports []int
+// first returns the first port we listen on for network, 0 if none.
+func (c *portCache) first(network string) int {
+	i := networkIndex(network)
+	if i < 0 {
+		return 0
+	}
+	s := c.snap.Load()
+	if s != nil && s.first[i] != 0 {
+		return s.first[i]
+	}
+	return c.refresh(s).first[i]
+}
+
+// refresh reads the ports again unless seen, the snapshot the caller
+// missed in, is younger than refreshEvery or another caller replaced it
+// meanwhile.
+func (c *portCache) refresh(seen *portSnapshot) *portSnapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := c.snap.Load()
+	if cur != seen || (cur != nil && time.Since(cur.at) < refreshEvery) {
+		return cur
+	}
+	s := &portSnapshot{at: time.Now()}
 	if c.tp != nil {
-		for _, n := range networks {
-			ports = append(ports, c.tp.ListenPorts(n)...)
+		for i, n := range networks {
+			ports := c.tp.ListenPorts(n)
+			if len(ports) > 0 {
+				s.first[i] = ports[0]
+			}
+			s.all = append(s.all, ports...)
 		}
 	}
-	c.mu.Lock()
-	c.ports = ports
-	c.mu.Unlock()
-	return ports
+	c.snap.Store(s)
+	return s
+}
+
+// networkIndex is the index of a transport name in networks, -1 if unknown.
+func networkIndex(network string) int {
+	for i, n := range networks {
+		if strings.EqualFold(n, network) {
+			return i
+		}
+	}
+	return -1
 }
 
 // listenPort returns the first port we listen on for network, 0 if none.
@@ -52,10 +100,7 @@ func (p *Proxy) listenPort(network string) int {
 	if p.tp == nil {
 		return 0
 	}
-	if ports := p.tp.ListenPorts(sip.NetworkToLower(network)); len(ports) > 0 {
-		return ports[0]
-	}
-	return 0
+	return p.ports.first(network)
 }
 
 // isOurHost reports whether host names this server: the configured

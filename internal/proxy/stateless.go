@@ -13,33 +13,55 @@ import (
 // by a Route set can only be the ACK to a non-2xx answer whose transaction
 // is gone, and is absorbed.
 func (p *Proxy) forwardACK(req *sip.Request) {
-	if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 {
-		return
+	if a, ok := p.planACK(req); ok {
+		p.sendACK(req, a)
 	}
-	work := req.Clone()
-	routed, token, fl := p.preprocessRoute(work)
-	var t *Target
+}
+
+// ackPlan is where an ACK goes.
+type ackPlan struct {
+	work   prepared // after Route preprocessing
+	target *Target  // a GRUU's contact, or nil to follow work
+	flow   flow     // from our Record-Route entry, if any
+	dialog bool     // routed by a Route entry of ours with a valid token
+}
+
+// planACK applies forwardACK's routing to req; ok is false when the ACK is
+// to be dropped.
+func (p *Proxy) planACK(req *sip.Request) (a ackPlan, ok bool) {
+	if mf := maxForwards(req); mf != nil && mf.Val() == 0 {
+		return a, false
+	}
+	var routed, token bool
+	a.work, routed, token, a.flow = p.preprocessRoute(req)
+	a.dialog = routed && token
+	route := a.work.top()
 	switch {
-	case work.Route() != nil:
-		if !token && !p.cfg.ForwardOutOfDomain && !p.isLocalURI(work.Route().Address) {
+	case route != nil:
+		if !token && !p.cfg.ForwardOutOfDomain && !p.isLocalURI(route.Address) {
 			p.log.Debug("ACK along a foreign preloaded Route dropped", "call_id", callID(req))
-			return
+			return a, false
 		}
 	case routed && token:
-	case p.isLocalURI(work.Recipient):
-		if !isGRUU(work.Recipient) {
+	case p.isLocalURI(a.work.recipient):
+		if !isGRUU(a.work.recipient) {
 			p.log.Debug("ACK without route absorbed", "call_id", callID(req))
-			return
+			return a, false
 		}
-		g, ok := p.loc.LookupGRUU(work.Recipient.String())
+		g, ok := p.loc.LookupGRUU(a.work.recipient.String())
 		if !ok {
-			return
+			return a, false
 		}
-		t = &g
+		a.target = &g
 	case !p.cfg.ForwardOutOfDomain && !token:
 		p.log.Debug("ACK to a foreign domain dropped", "call_id", callID(req))
-		return
+		return a, false
 	}
+	return a, true
+}
+
+// sendACK builds and sends the branch of a planned ACK.
+func (p *Proxy) sendACK(req *sip.Request, a ackPlan) {
 	in := inbound{transport: req.Transport(), source: req.Source(), loop: p.loopHash(req), port: p.listenPort(req.Transport())}
 	// Retransmitted ACKs must get the same branch; derive it from theirs.
 	unique := "a0"
@@ -47,7 +69,7 @@ func (p *Proxy) forwardACK(req *sip.Request) {
 		b, _ := v.Params.Get("branch")
 		unique = "a" + strconv.FormatUint(hashString(p, b), 36)
 	}
-	out := p.buildBranch(in, work, branchSpec{target: t, flow: fl, unique: unique})
+	out := p.buildBranch(in, &a.work, branchSpec{target: a.target, flow: a.flow, unique: unique})
 	if err := p.tp.WriteMsg(out); err != nil {
 		p.log.Info("ACK not forwarded", "call_id", callID(req), "to", out.Destination(), "error", err)
 	}
@@ -88,8 +110,7 @@ func (p *Proxy) strayForward(res *sip.Response) (*sip.Response, error) {
 	if !ok || !p.isOurVia(top) {
 		return nil, errNotOurVia
 	}
-	out := res.Clone()
-	out.RemoveHeader("Via")
+	out := relayResponse(res)
 	next := out.Via()
 	out.SetTransport(next.Transport)
 	out.SetDestination(viaAddr(next))

@@ -2,13 +2,13 @@ package registrar
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"hash/maphash"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -48,12 +48,18 @@ type Binding struct {
 
 	hasQ    bool
 	tempKey uint64 // temporary-GRUU key, new for each Call-ID
+	key     string // bindingKey: the identity of the binding within its AOR
+	tx      uint64 // txRef.id of the REGISTER that last wrote the binding
 }
 
 // shardCount spreads the bindings over this many independently locked maps,
 // so that registrations of different users rarely wait for each other.
 const shardCount = 64
 
+// shard is one part of the table. The binding slices it holds are never
+// changed once stored: update and sweep build a new slice and swap it in.
+// That lets update hand its result to the response writer without a copy
+// and without holding the lock while the response is built.
 type shard struct {
 	mu   sync.RWMutex
 	aors map[string][]Binding
@@ -63,8 +69,7 @@ type shard struct {
 type table struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
-	mu     sync.Mutex // guards count
-	count  int
+	count  atomic.Int64
 }
 
 func newTable() *table {
@@ -79,15 +84,6 @@ func (t *table) shard(aor string) *shard {
 	return &t.shards[maphash.String(t.seed, aor)%shardCount]
 }
 
-func (t *table) addCount(n int) {
-	if n == 0 {
-		return
-	}
-	t.mu.Lock()
-	t.count += n
-	t.mu.Unlock()
-}
-
 // errOutOfOrder is RFC 3261 §10.3 step 7: a REGISTER with the Call-ID of an
 // existing binding and a CSeq not higher than the binding's.
 var errOutOfOrder = errors.New("registrar: CSeq is not higher than the binding's")
@@ -99,54 +95,92 @@ type change struct {
 	binding Binding // for !remove; Expires, CallID, CSeq etc. filled in
 }
 
+// txRef names the REGISTER transaction an update comes from: its Call-ID,
+// CSeq and the transaction ID of RFC 3261 §17.2.3 (branch and sent-by,
+// hashed; 0 when the request has no RFC 3261 branch).
+type txRef struct {
+	callID string
+	cseq   uint32
+	id     uint64
+}
+
+// retransmits reports whether the request of ref is the one that last
+// wrote b: same Call-ID, CSeq and transaction. RFC 3261 §10.3 step 7
+// would fail such a request as out of order, but it is a retransmission
+// that the transaction layer absorbs (RFC 3261 §17.2.2); the server's
+// stateless front end answers it from its cache of recent responses, and
+// this is the fallback once that cache has moved on.
+func (ref txRef) retransmits(b *Binding) bool {
+	return ref.id != 0 && b.tx == ref.id && b.CSeq == ref.cseq && b.CallID == ref.callID
+}
+
 // update applies a REGISTER's changes to aor atomically (RFC 3261 §10.3
 // steps 6 to 8): either all of them happen or, when the Call-ID/CSeq
 // check fails for any, none. wildcard removes every binding. When adding a
 // binding would exceed limit, the binding that expires soonest and is not
 // touched by this request is evicted: a device that vanished without
-// un-registering must not lock its user out for hours. It returns the
-// bindings after the update.
-func (t *table) update(aor, callID string, cseq uint32, wildcard bool, changes []change, limit int, now time.Time) ([]Binding, error) {
+// un-registering must not lock its user out for hours.
+//
+// It returns the bindings after the update, ordered by preference. The
+// slice is the table's own and must not be modified. A retransmission of
+// the request that last wrote a binding changes nothing and returns the
+// current bindings.
+func (t *table) update(aor string, ref txRef, wildcard bool, changes []change, limit int, now time.Time) ([]Binding, error) {
 	s := t.shard(aor)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.aors[aor]
-	cur := make([]Binding, 0, len(old)+len(changes))
-	for _, b := range old {
-		if b.Expires.After(now) {
-			cur = append(cur, b)
+	expired := 0
+	for i := range old {
+		if !old[i].Expires.After(now) {
+			expired++
 		}
 	}
-	outOfOrder := func(b Binding) bool { return b.CallID == callID && cseq <= b.CSeq }
+	outOfOrder := func(b *Binding) bool { return b.CallID == ref.callID && ref.cseq <= b.CSeq }
 
+	if !wildcard {
+		for _, c := range changes {
+			if i := indexKey(old, c.key); i >= 0 && old[i].Expires.After(now) && ref.retransmits(&old[i]) {
+				if expired == 0 {
+					return old, nil
+				}
+				return liveBindings(old, now), nil
+			}
+		}
+	}
+
+	// The new bindings are worked out in a small array on the stack and
+	// then stored in a slice of exactly their number: a slice with room to
+	// spare would keep that room for as long as the AOR is registered.
+	var scratch [4]Binding
+	cur := scratch[:0]
+	for i := range old {
+		if old[i].Expires.After(now) {
+			cur = append(cur, old[i])
+		}
+	}
 	if wildcard {
-		for _, b := range cur {
-			if outOfOrder(b) {
+		for i := range cur {
+			if outOfOrder(&cur[i]) {
 				return nil, errOutOfOrder
 			}
 		}
 		cur = cur[:0]
 	} else {
-		keys := make([]string, len(cur))
-		for i, b := range cur {
-			keys[i] = bindingKey(b.Instance, b.Contact)
-		}
 		for _, c := range changes {
-			if i := slices.Index(keys, c.key); i >= 0 && outOfOrder(cur[i]) {
+			if i := indexKey(cur, c.key); i >= 0 && outOfOrder(&cur[i]) {
 				return nil, errOutOfOrder
 			}
 		}
-		touched := make(map[string]bool, len(changes))
-		for _, c := range changes {
-			touched[c.key] = true
-			i := slices.Index(keys, c.key)
+		for ci, c := range changes {
+			i := indexKey(cur, c.key)
 			switch {
 			case c.remove && i >= 0:
 				cur = slices.Delete(cur, i, i+1)
-				keys = slices.Delete(keys, i, i+1)
 			case c.remove:
 			case i >= 0:
 				nb := c.binding
+				nb.key, nb.tx = c.key, ref.id
 				nb.tempKey = cur[i].tempKey
 				if cur[i].CallID != nb.CallID {
 					// A new registration session: temporary GRUUs handed
@@ -157,8 +191,8 @@ func (t *table) update(aor, callID string, cseq uint32, wildcard bool, changes [
 			default:
 				if len(cur) >= limit {
 					victim := -1
-					for j, b := range cur {
-						if !touched[keys[j]] && (victim < 0 || b.Expires.Before(cur[victim].Expires)) {
+					for j := range cur {
+						if !touched(changes[:ci], cur[j].key) && (victim < 0 || cur[j].Expires.Before(cur[victim].Expires)) {
 							victim = j
 						}
 					}
@@ -168,33 +202,69 @@ func (t *table) update(aor, callID string, cseq uint32, wildcard bool, changes [
 						continue
 					}
 					cur = slices.Delete(cur, victim, victim+1)
-					keys = slices.Delete(keys, victim, victim+1)
 				}
 				nb := c.binding
+				nb.key, nb.tx = c.key, ref.id
 				nb.tempKey = newTempKey()
 				cur = append(cur, nb)
-				keys = append(keys, c.key)
 			}
 		}
 	}
 
-	t.addCount(len(cur) - len(old))
+	t.count.Add(int64(len(cur) - len(old)))
 	if len(cur) == 0 {
 		delete(s.aors, aor)
 		return nil, nil
 	}
-	stored := slices.Clip(slices.Clone(cur))
+	stored := make([]Binding, len(cur))
+	copy(stored, cur)
+	clear(cur) // the scratch array must not keep strings alive
+	sortBindings(stored)
 	s.aors[aor] = stored
-	return copyBindings(stored), nil
+	return stored, nil
 }
 
-// get returns the unexpired bindings of aor, unsorted.
+// indexKey returns the index of the binding with key k, or -1.
+func indexKey(bs []Binding, k string) int {
+	for i := range bs {
+		if bs[i].key == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// touched reports whether one of changes is for the binding with key k.
+func touched(changes []change, k string) bool {
+	for i := range changes {
+		if changes[i].key == k {
+			return true
+		}
+	}
+	return false
+}
+
+// liveBindings returns the bindings of bs that have not expired, in a new
+// slice.
+func liveBindings(bs []Binding, now time.Time) []Binding {
+	out := make([]Binding, 0, len(bs))
+	for _, b := range bs {
+		if b.Expires.After(now) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// get returns copies of the unexpired bindings of aor, by preference.
 func (t *table) get(aor string, now time.Time) []Binding {
 	s := t.shard(aor)
 	s.mu.RLock()
-	defer s.mu.RUnlock()
+	bs := s.aors[aor]
+	s.mu.RUnlock()
+	// bs is never modified once stored, so it is read outside the lock.
 	var out []Binding
-	for _, b := range s.aors[aor] {
+	for _, b := range bs {
 		if b.Expires.After(now) {
 			out = append(out, copyBinding(b))
 		}
@@ -209,44 +279,35 @@ func (t *table) sweep(now time.Time) int {
 		s := &t.shards[i]
 		s.mu.Lock()
 		for aor, bs := range s.aors {
-			live := bs[:0]
-			for _, b := range bs {
-				if b.Expires.After(now) {
-					live = append(live, b)
+			n := 0
+			for j := range bs {
+				if bs[j].Expires.After(now) {
+					n++
 				}
 			}
-			clear(bs[len(live):])
-			removed += len(bs) - len(live)
-			if len(live) == 0 {
+			switch {
+			case n == len(bs):
+			case n == 0:
 				delete(s.aors, aor)
-			} else {
-				s.aors[aor] = live
+			default:
+				s.aors[aor] = liveBindings(bs, now)
 			}
+			removed += len(bs) - n
 		}
 		s.mu.Unlock()
 	}
-	t.addCount(-removed)
+	t.count.Add(-int64(removed))
 	return removed
 }
 
 func (t *table) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.count
+	return int(t.count.Load())
 }
 
 func copyBinding(b Binding) Binding {
 	b.Contact = *b.Contact.Clone()
 	b.Path = slices.Clone(b.Path)
 	return b
-}
-
-func copyBindings(bs []Binding) []Binding {
-	out := make([]Binding, len(bs))
-	for i, b := range bs {
-		out[i] = copyBinding(b)
-	}
-	return out
 }
 
 // sortBindings orders bindings by preference: highest q first, then the
@@ -264,12 +325,13 @@ func sortBindings(bs []Binding) {
 	})
 }
 
+// newTempKey returns the key of a new registration's temporary GRUUs. It
+// only has to differ between registrations: the GRUU that carries it is
+// sealed with the registrar's secret key (gruu.go), so the per-goroutine
+// ChaCha8 generator of math/rand/v2, seeded from the system's entropy, is
+// enough and costs no system call.
 func newTempKey() uint64 {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return binary.BigEndian.Uint64(b[:])
+	return rand.Uint64()
 }
 
 // Lookup returns the unexpired bindings of an address-of-record (in any
@@ -280,9 +342,7 @@ func (r *Registrar) Lookup(aor string) []Binding {
 	if !ok {
 		return nil
 	}
-	bs := r.table.get(canon, r.now())
-	sortBindings(bs)
-	return bs
+	return r.table.get(canon, r.now())
 }
 
 // LookupGRUU returns the binding a GRUU routes to: a public GRUU

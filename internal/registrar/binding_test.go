@@ -219,7 +219,7 @@ func heapBytesPerBinding(tb testing.TB, n int) float64 {
 	runtime.ReadMemStats(&before)
 	for i := range n {
 		aor, c := sipeBinding(tb, i, now)
-		if _, err := r.table.update(aor, c.binding.CallID, c.binding.CSeq, false, []change{c}, 10, now); err != nil {
+		if _, err := r.table.update(aor, txRef{callID: c.binding.CallID, cseq: c.binding.CSeq}, false, []change{c}, 10, now); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -258,7 +258,7 @@ func BenchmarkLookup(b *testing.B) {
 	const users = 10_000
 	for i := range users {
 		aor, c := sipeBinding(b, i, now)
-		if _, err := r.table.update(aor, c.binding.CallID, c.binding.CSeq, false, []change{c}, 10, now); err != nil {
+		if _, err := r.table.update(aor, txRef{callID: c.binding.CallID, cseq: c.binding.CSeq}, false, []change{c}, 10, now); err != nil {
 			b.Fatal(err)
 		}
 	}

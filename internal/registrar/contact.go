@@ -50,7 +50,10 @@ func parseContact(h *sip.ContactHeader, def time.Duration) (contactReq, error) {
 		return c, fmt.Errorf("%w: contact has no host", errBadContact)
 	}
 	c.uri = cloneURI(h.Address)
-	c.uri.Scheme = scheme
+	c.uri.Scheme = "sip" // a constant: not a piece of the request kept alive
+	if scheme == "sips" {
+		c.uri.Scheme = "sips"
+	}
 
 	c.expires = def
 	if v, ok := param(h.Params, "expires"); ok {
@@ -69,7 +72,7 @@ func parseContact(h *sip.ContactHeader, def time.Duration) (contactReq, error) {
 		if err != nil {
 			return c, err
 		}
-		c.instance = inst
+		c.instance = strings.Clone(inst)
 	}
 	return c, nil
 }
@@ -115,11 +118,10 @@ func parseDelta(v string, def time.Duration) time.Duration {
 	return time.Duration(n) * time.Second
 }
 
-// cloneURI deep-copies u so that a binding does not keep the request's
-// buffers alive.
+// cloneURI deep-copies u, except its scheme, which the caller sets, so that
+// a binding does not keep the request's buffers alive.
 func cloneURI(u sip.Uri) sip.Uri {
 	c := sip.Uri{
-		Scheme:   strings.Clone(u.Scheme),
 		User:     strings.Clone(u.User),
 		Password: strings.Clone(u.Password),
 		Host:     strings.Clone(u.Host),
@@ -148,23 +150,39 @@ func cloneURI(u sip.Uri) sip.Uri {
 // parameters must match when present; other parameters (such as SIPE's
 // ms-opaque) do not change the identity.
 func uriKey(u sip.Uri) string {
-	var b strings.Builder
-	b.WriteString(strings.ToLower(u.Scheme))
-	b.WriteByte(':')
-	b.WriteString(u.User)
-	b.WriteByte('@')
-	b.WriteString(strings.ToLower(u.Host))
-	b.WriteByte(':')
-	b.WriteString(strconv.Itoa(u.Port))
-	for _, name := range []string{"transport", "user", "ttl", "method", "maddr"} {
+	return string(appendURIKey(make([]byte, 0, 64), u))
+}
+
+// appendURIKey appends uriKey(u) to b.
+func appendURIKey(b []byte, u sip.Uri) []byte {
+	b = appendLower(b, u.Scheme)
+	b = append(b, ':')
+	b = append(b, u.User...)
+	b = append(b, '@')
+	b = appendLower(b, u.Host)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(u.Port), 10)
+	for _, name := range [...]string{"transport", "user", "ttl", "method", "maddr"} {
 		if v, ok := param(u.UriParams, name); ok {
-			b.WriteByte(';')
-			b.WriteString(name)
-			b.WriteByte('=')
-			b.WriteString(strings.ToLower(v))
+			b = append(b, ';')
+			b = append(b, name...)
+			b = append(b, '=')
+			b = appendLower(b, v)
 		}
 	}
-	return b.String()
+	return b
+}
+
+// appendLower appends s in ASCII lower case.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // bindingKey identifies a binding within its AOR. A contact with a
@@ -173,10 +191,11 @@ func uriKey(u sip.Uri) string {
 // second one; [MS-SIPREGE] §3.1.2.5.1 has the registrar find the endpoint
 // by its instance the same way, and RFC 5627 §3.1 ties the GRUU to it.
 func bindingKey(instance string, uri sip.Uri) string {
+	b := make([]byte, 0, 2+max(len(instance), 64))
 	if instance != "" {
-		return "i:" + strings.ToLower(instance)
+		return string(appendLower(append(b, "i:"...), instance))
 	}
-	return "u:" + uriKey(uri)
+	return string(appendURIKey(append(b, "u:"...), uri))
 }
 
 // clip shortens client text before it goes into a Warning.

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -68,6 +69,8 @@ type Registrar struct {
 	now   func() time.Time
 	table *table
 	tgruu tempGRUUs
+	seed  maphash.Seed // for transaction IDs and To tags
+	date  dateCache
 }
 
 // New returns a Registrar for the domains of local.
@@ -97,7 +100,7 @@ func New(cfg Config, local *sipx.Local, users Users, auth *digest.Authenticator,
 		now = time.Now
 	}
 	return &Registrar{cfg: cfg, local: local, users: users, auth: auth, log: log, now: now,
-		table: newTable(), tgruu: newTempGRUUs()}
+		table: newTable(), tgruu: newTempGRUUs(), seed: maphash.MakeSeed()}
 }
 
 // requestTimeout bounds the directory lookups of one REGISTER.
@@ -111,6 +114,18 @@ func (r *Registrar) ServeREGISTER(req *sip.Request, tx sip.ServerTransaction) {
 	if err := tx.Respond(res); err != nil {
 		r.log.WarnContext(ctx, "registrar: response not sent", "status", res.StatusCode, "error", err)
 	}
+}
+
+// Register runs RFC 3261 §10.3 on a REGISTER and returns the final
+// response for the caller to send. It is for servers that answer REGISTER
+// without a server transaction (RFC 3261 §8.2.7 stateless UAS): the
+// response depends only on the request and the bindings, its To tag is
+// derived from the request, and a retransmission of a request that was
+// applied is answered with the current bindings instead of failing the
+// CSeq check. ctx bounds the directory lookups. The response shares header
+// values with req, so req must not be changed afterwards.
+func (r *Registrar) Register(ctx context.Context, req *sip.Request) *sip.Response {
+	return r.register(ctx, req)
 }
 
 // supportedExtensions are the option tags a REGISTER may Require.
@@ -145,9 +160,9 @@ func (r *Registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 	if r.cfg.Authenticate {
 		kind := r.cfg.Challenge
 		switch {
-		case req.GetHeader("Authorization") != nil:
+		case header(req, "Authorization") != nil:
 			kind = digest.WWW
-		case req.GetHeader("Proxy-Authorization") != nil:
+		case header(req, "Proxy-Authorization") != nil:
 			kind = digest.Proxy
 		}
 		user, reject := r.auth.Authenticate(ctx, req, kind, req.Source())
@@ -172,13 +187,18 @@ func (r *Registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 
 	// Step 6: the contacts.
 	def := r.cfg.DefaultExpires
-	expiresHdr := req.GetHeader("Expires")
+	expiresHdr := header(req, "Expires")
 	if expiresHdr != nil {
 		def = parseDelta(expiresHdr.Value(), r.cfg.DefaultExpires)
 	}
-	var contacts []*sip.ContactHeader
+	// Most REGISTERs carry one Contact: keep it on the stack.
+	var contactsBuf [1]*sip.ContactHeader
+	contacts := contactsBuf[:0]
 	wildcard := false
-	for _, h := range req.GetHeaders("Contact") {
+	for _, h := range req.Headers() {
+		if !strings.EqualFold(h.Name(), "Contact") {
+			continue
+		}
 		c, ok := h.(*sip.ContactHeader)
 		if !ok {
 			return r.reject(req, sip.StatusBadRequest, "Bad Request", "unparsable Contact")
@@ -188,27 +208,34 @@ func (r *Registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 		}
 		contacts = append(contacts, c)
 	}
+	ext := extensionsOf(req)
+	ref := txRef{callID: callID.Value(), cseq: cseq.SeqNo, id: r.txID(req)}
 	now := r.now()
 	if wildcard {
 		if len(contacts) != 1 || expiresHdr == nil || strings.TrimSpace(expiresHdr.Value()) != "0" {
 			return r.reject(req, sip.StatusBadRequest, "Bad Request", "Contact: * must be alone and come with Expires: 0")
 		}
-		bs, err := r.table.update(aor, callID.Value(), cseq.SeqNo, true, nil, r.cfg.MaxBindingsPerAOR, now)
+		bs, err := r.table.update(aor, ref, true, nil, r.cfg.MaxBindingsPerAOR, now)
 		if err != nil {
 			return r.reject(req, sip.StatusInternalServerError, "Server Internal Error", err.Error())
 		}
 		r.log.InfoContext(ctx, "registrar: all bindings removed", "aor", aor)
-		return r.ok(req, aor, bs, "0", now)
+		return r.ok(req, aor, bs, "0", now, ext)
 	}
 	if len(contacts) > r.cfg.MaxBindingsPerAOR {
 		return r.reject(req, sip.StatusForbidden, "Forbidden",
 			fmt.Sprintf("at most %d contacts may be registered", r.cfg.MaxBindingsPerAOR))
 	}
 
-	changes := make([]change, 0, len(contacts))
-	path := pathOf(req)
+	var changesBuf [1]change
+	changes := changesBuf[:0]
+	var path []string
+	if ext&extPath != 0 {
+		path = pathOf(req)
+	}
 	transport := strings.ToUpper(req.Transport())
 	source := req.Source()
+	var storedCallID string
 	for _, h := range contacts {
 		c, err := parseContact(h, def)
 		if err != nil {
@@ -225,13 +252,16 @@ func (r *Registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 			changes = append(changes, change{key: key, remove: true})
 			continue
 		}
+		if storedCallID == "" {
+			storedCallID = strings.Clone(ref.callID)
+		}
 		b := Binding{
 			AOR:        aor,
 			Contact:    c.uri,
 			Instance:   c.instance,
 			Expires:    now.Add(min(c.expires, r.cfg.MaxExpires)),
-			CallID:     strings.Clone(callID.Value()),
-			CSeq:       cseq.SeqNo,
+			CallID:     storedCallID,
+			CSeq:       ref.cseq,
 			Q:          c.q,
 			hasQ:       c.hasQ,
 			Source:     source,
@@ -244,7 +274,7 @@ func (r *Registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 		}
 		changes = append(changes, change{key: key, binding: b})
 	}
-	bs, err := r.table.update(aor, callID.Value(), cseq.SeqNo, false, changes, r.cfg.MaxBindingsPerAOR, now)
+	bs, err := r.table.update(aor, ref, false, changes, r.cfg.MaxBindingsPerAOR, now)
 	if errors.Is(err, errOutOfOrder) {
 		// Step 7: a reordered or replayed REGISTER must not undo a newer one.
 		return r.reject(req, sip.StatusInternalServerError, "Server Internal Error",
@@ -253,10 +283,10 @@ func (r *Registrar) register(ctx context.Context, req *sip.Request) *sip.Respons
 	if err != nil {
 		return r.reject(req, sip.StatusInternalServerError, "Server Internal Error", err.Error())
 	}
-	if len(changes) > 0 {
+	if len(changes) > 0 && r.log.Enabled(ctx, slog.LevelDebug) {
 		r.log.DebugContext(ctx, "registrar: bindings updated", "aor", aor, "bindings", len(bs), "source", source)
 	}
-	return r.ok(req, aor, bs, grantedExpires(changes, bs, now), now)
+	return r.ok(req, aor, bs, grantedExpires(changes, bs, now), now, ext)
 }
 
 // mayRegister reports whether the authenticated digest username may
@@ -272,8 +302,11 @@ func mayRegister(user, aor string) bool {
 // unsupportedRequire lists the Require option tags we do not support.
 func unsupportedRequire(req *sip.Request) []string {
 	var out []string
-	for _, h := range req.GetHeaders("Require") {
-		for _, tag := range strings.Split(h.Value(), ",") {
+	for _, h := range req.Headers() {
+		if !strings.EqualFold(h.Name(), "Require") {
+			continue
+		}
+		for tag := range strings.SplitSeq(h.Value(), ",") {
 			tag = strings.TrimSpace(tag)
 			if tag != "" && !supportedExtensions[strings.ToLower(tag)] {
 				out = append(out, tag)
@@ -283,14 +316,14 @@ func unsupportedRequire(req *sip.Request) []string {
 	return out
 }
 
-// pathOf returns the Path header values when the client supports path
-// (RFC 3327 §5.3: a registrar stores Path only then).
+// pathOf returns the Path header values (RFC 3327 §5.3: a registrar stores
+// Path only when the client supports path; the caller checks).
 func pathOf(req *sip.Request) []string {
-	if !supports(req, "path") {
-		return nil
-	}
 	var out []string
-	for _, h := range req.GetHeaders("Path") {
+	for _, h := range req.Headers() {
+		if !strings.EqualFold(h.Name(), "Path") {
+			continue
+		}
 		for _, v := range splitComma(h.Value()) {
 			out = append(out, strings.Clone(v))
 		}
@@ -298,17 +331,47 @@ func pathOf(req *sip.Request) []string {
 	return out
 }
 
-// supports reports whether req's Supported header (or its compact form k,
-// RFC 3261 §7.3.3) lists the option tag.
-func supports(req *sip.Request, tag string) bool {
-	for _, h := range append(req.GetHeaders("Supported"), req.GetHeaders("k")...) {
-		for _, t := range strings.Split(h.Value(), ",") {
-			if strings.EqualFold(strings.TrimSpace(t), tag) {
-				return true
+// extensions is a set of option tags a REGISTER says it supports.
+type extensions uint8
+
+const (
+	extGRUU   extensions = 1 << iota // gruu, RFC 5627
+	extGRUU10                        // gruu-10, Microsoft's GRUU ([MS-SIPRE] §2.2.3)
+	extPath                          // path, RFC 3327
+)
+
+// extensionsOf reads the option tags of req's Supported headers (or their
+// compact form k, RFC 3261 §7.3.3) that change what the registrar does.
+func extensionsOf(req *sip.Request) extensions {
+	var ext extensions
+	for _, h := range req.Headers() {
+		if name := h.Name(); !strings.EqualFold(name, "Supported") && name != "k" && name != "K" {
+			continue
+		}
+		for t := range strings.SplitSeq(h.Value(), ",") {
+			switch t = strings.TrimSpace(t); {
+			case strings.EqualFold(t, "gruu"):
+				ext |= extGRUU
+			case strings.EqualFold(t, "gruu-10"):
+				ext |= extGRUU10
+			case strings.EqualFold(t, "path"):
+				ext |= extPath
 			}
 		}
 	}
-	return false
+	return ext
+}
+
+// header returns req's first header named name, compared
+// case-insensitively (RFC 3261 §7.3.1), or nil. Unlike sip.Request's
+// GetHeader it allocates nothing.
+func header(req *sip.Request, name string) sip.Header {
+	for _, h := range req.Headers() {
+		if strings.EqualFold(h.Name(), name) {
+			return h
+		}
+	}
+	return nil
 }
 
 // splitComma splits a header value at commas outside <> and quotes.
@@ -349,10 +412,8 @@ func grantedExpires(changes []change, bs []Binding, now time.Time) string {
 		if c.remove {
 			continue
 		}
-		for _, b := range bs {
-			if bindingKey(b.Instance, b.Contact) == c.key {
-				return strconv.Itoa(remaining(b, now))
-			}
+		if i := indexKey(bs, c.key); i >= 0 {
+			return strconv.Itoa(remaining(bs[i], now))
 		}
 	}
 	return "0"
@@ -362,8 +423,4 @@ func grantedExpires(changes []change, bs []Binding, now time.Time) string {
 // rounded up.
 func remaining(b Binding, now time.Time) int {
 	return int((b.Expires.Sub(now) + time.Second - 1) / time.Second)
-}
-
-func (r *Registrar) reject(req *sip.Request, code int, reason, detail string) *sip.Response {
-	return sipx.Reject(req, code, reason, r.cfg.Hostname, detail)
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -41,6 +43,7 @@ type sipServer struct {
 	client *sipgo.Client
 	local  *sipx.Local
 	reg    *registrar.Registrar
+	front  *regFront
 	prx    *proxy.Proxy
 	prov   *provisioning.Service
 
@@ -64,6 +67,7 @@ func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
 	s.local = sipx.NewLocal(d.org.Domains, aliases)
 
 	var prx *proxy.Proxy // set below; the transaction layer needs the handler first
+	var front *regFront  // likewise for the transport layer's read filter
 	parser := sip.NewParser()
 	parser.MaxMessageLength = d.cfg.MaxMessageBytes
 	ua, err := sipgo.NewUA(
@@ -78,7 +82,15 @@ func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
 				}
 			}),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(d.log.With("component", "sip.transport"))),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(d.log.With("component", "sip.transport")),
+			// REGISTERs on UDP skip sipgo's transaction layer (regfront.go).
+			// The filter runs only once the listeners serve, after front
+			// is set.
+			sip.WithTransportLayerReadFilter(func(p sip.TransportReadProps, b []byte) ([]byte, error) {
+				return front.readFilter(p, b)
+			}),
+		),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("sip user agent: %w", err)
@@ -104,6 +116,8 @@ func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
 		Authenticate: d.cfg.Authenticate,
 		Hostname:     d.hostname,
 	}, s.local, d.dir, auth, d.log.With("role", "registrar"))
+	front = newRegFront(s.reg.Register, parser, 2*runtime.GOMAXPROCS(0), d.log.With("component", "sip.register"))
+	s.front = front
 
 	s.prov = provisioning.New(s.local, d.dir, auth, d.log.With("role", "provisioning"))
 
@@ -125,7 +139,7 @@ func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
 	prx = proxy.New(pcfg, s.local, locator{s.reg}, s.client, d.log.With("role", "proxy"))
 	s.prx = prx
 
-	s.srv.OnRegister(s.guard(s.reg.ServeREGISTER))
+	s.srv.OnRegister(front.serveTx)
 	s.srv.OnSubscribe(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		if s.prov.Handles(req) {
 			s.prov.ServeSUBSCRIBE(req, tx)
@@ -141,27 +155,55 @@ func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
 	return s, nil
 }
 
-// guard bounds the number of requests in progress. ACK and CANCEL are never
-// refused: they end work rather than start it.
+// guard bounds the number of requests in progress, and refuses new
+// out-of-dialog requests while the REGISTER front end is overloaded: the
+// two share the CPU, and a new call or subscription is worth less than
+// keeping the users registered. ACK and CANCEL are never refused: they end
+// work rather than start it; nor are requests within a dialog, which
+// finish what was admitted before. sipgo absorbs retransmissions before
+// the handler, so only new transactions reach the guard.
 func (s *sipServer) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		if req.IsAck() || req.IsCancel() {
 			h(req, tx)
 			return
 		}
+		if s.front.overloaded() && outOfDialog(req) {
+			s.refuse(req, tx)
+			return
+		}
 		if s.inFlight.Add(1) > s.max {
 			s.inFlight.Add(-1)
-			res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
-			res.AppendHeader(sip.NewHeader("Retry-After", "5"))
-			if tx != nil {
-				_ = tx.Respond(res)
-			}
+			s.refuse(req, tx)
 			return
 		}
 		defer s.inFlight.Add(-1)
 		h(req, tx)
 	}
 }
+
+// refuse answers 503 with Retry-After (RFC 3261 §21.5.4).
+func (s *sipServer) refuse(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+	res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(s.front.retryAfterValue())))
+	if tx != nil {
+		_ = tx.Respond(res)
+	}
+}
+
+// outOfDialog reports whether req starts something new: it has no To tag
+// (RFC 3261 §12.2: requests within a dialog carry one).
+func outOfDialog(req *sip.Request) bool {
+	to := req.To()
+	if to == nil {
+		return true
+	}
+	_, ok := to.Params.Get("tag")
+	return !ok
+}
+
+// udpReadBuffer is the receive buffer asked for the UDP listener.
+const udpReadBuffer = 4 << 20
 
 // listen opens the UDP, TCP and TLS listeners and serves them under g.
 func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SIPConfig, dataDir, poolFQDN string, info *RunInfo) error {
@@ -171,6 +213,17 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 	}
 	s.closers = append(s.closers, pc.Close)
 	info.SIPUDP = pc.LocalAddr().String()
+	if uc, ok := pc.(*net.UDPConn); ok {
+		// The kernel's default of about 200 KiB holds a few hundred
+		// datagrams, a fraction of a second at registration-storm rates:
+		// a short scheduling stall would drop requests, and every drop
+		// comes back as retransmissions. The read loop empties the
+		// buffer quickly (regfront.go decides admission there), so a
+		// larger one only absorbs stalls. The kernel caps the size at
+		// net.core.rmem_max; a smaller buffer is no reason to fail.
+		_ = uc.SetReadBuffer(udpReadBuffer)
+		s.front.setUDP(uc)
+	}
 
 	// With port 0 the TCP listener takes the port UDP got, so one address
 	// serves both, as RFC 3261 §18 expects of a SIP server.
@@ -186,7 +239,9 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 	info.SIPTCP = ln.Addr().String()
 
 	g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(pc)) })
-	g.Go(func() error { return ignoreClosed(s.srv.ServeTCP(ln)) })
+	g.Go(func() error {
+		return ignoreClosed(s.srv.ServeTCP(&frontListener{Listener: ln, f: s.front, transport: "TCP", maxMessage: cfg.MaxMessageBytes}))
+	})
 
 	if cfg.TLSListen != "" {
 		host, _, _ := net.SplitHostPort(cfg.TLSListen)
@@ -201,7 +256,9 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 		}
 		s.closers = append(s.closers, tln.Close)
 		info.SIPTLS = tln.Addr().String()
-		g.Go(func() error { return ignoreClosed(s.srv.ServeTLS(tln)) })
+		g.Go(func() error {
+			return ignoreClosed(s.srv.ServeTLS(&frontListener{Listener: tln, f: s.front, transport: "TLS", maxMessage: cfg.MaxMessageBytes}))
+		})
 	}
 	_ = ctx
 	return nil
@@ -209,7 +266,10 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 
 // run runs the roles' background work until ctx is done.
 func (s *sipServer) run(ctx context.Context) error {
-	return s.reg.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.reg.Run(gctx) })
+	g.Go(func() error { return s.front.Run(gctx) })
+	return g.Wait()
 }
 
 // drain stops accepting new work; in-progress transactions finish or are
