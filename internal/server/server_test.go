@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -108,6 +109,43 @@ func TestRunPublishesRunFileAndAnswers(t *testing.T) {
 	}
 	if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 200") {
 		t.Errorf("OPTIONS answer:\n%s\nwant 200", got)
+	}
+}
+
+// TestTLSListener checks that a fresh data directory gets a self-signed
+// certificate and that SIP over TLS is answered.
+func TestTLSListener(t *testing.T) {
+	info, dir := startServer(t, false)
+	if info.SIPTLS == "" {
+		t.Fatal("no TLS listener")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tls", "key.pem")); err != nil {
+		t.Fatalf("generated key: %v", err)
+	}
+	conn, err := tls.Dial("tcp", info.SIPTLS, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // self-signed test certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if cn := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; cn == "" {
+		t.Error("certificate has no common name")
+	}
+	laddr := conn.LocalAddr().String()
+	msg := "OPTIONS sip:" + info.SIPTLS + ";transport=tls SIP/2.0\r\n" +
+		"Via: SIP/2.0/TLS " + laddr + ";branch=z9hG4bK-tls-1\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:probe@example.org>;tag=1\r\nTo: <sip:" + info.SIPTLS + ">\r\n" +
+		"Call-ID: tls-1@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no answer over TLS: %v", err)
+	}
+	if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 200") {
+		t.Errorf("OPTIONS over TLS answered:\n%s", got)
 	}
 }
 
