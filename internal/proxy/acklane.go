@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 	"sync"
 
@@ -19,7 +20,9 @@ import (
 // first and reach a callee still waiting for the ACK.
 //
 // Only UDP datagrams are looked at: over a stream, sipgo's read filter sees
-// chunks of the byte stream, not messages.
+// chunks of the byte stream, not messages. And only ACKs that go on over
+// UDP to an address take the lane, so that the read loop never waits on a
+// name lookup, a connection set-up or a full stream buffer.
 
 // ReadFilter is a sipgo transport read filter (sip.TransportReadFilter) for
 // the listeners the proxy serves: it takes the ACKs of dialogs the proxy
@@ -32,7 +35,15 @@ import (
 // (§17.2.3), which absorbs it; the proxy remembers the INVITEs whose
 // transactions are alive, and their ACKs go on to sipgo.
 func (p *Proxy) ReadFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
-	if props.Transport != "UDP" || !bytes.HasPrefix(data, []byte("ACK ")) || props.RemoteAddr == nil {
+	if props.Transport != "UDP" {
+		return data, nil
+	}
+	// Every UDP datagram passes here before sipgo parses it, so this is set
+	// before the first INVITE reaches ServeSIP.
+	if !p.laneOn.Load() {
+		p.laneOn.Store(true)
+	}
+	if !bytes.HasPrefix(data, []byte("ACK ")) || props.RemoteAddr == nil {
 		return data, nil
 	}
 	msg, err := p.parser.ParseSIP(data)
@@ -52,8 +63,23 @@ func (p *Proxy) ReadFilter(props sip.TransportReadProps, data []byte) ([]byte, e
 	if !ok || !a.dialog {
 		return data, nil // the usual path decides, as it always has
 	}
-	p.sendACK(req, a)
+	out := p.ackBranch(req, a)
+	if !nonBlocking(out) {
+		return data, nil
+	}
+	p.sendACK(req, out)
 	return nil, nil
+}
+
+// nonBlocking reports whether sending req cannot hold up the read loop
+// the lane runs on: it goes over UDP to an address, with no name to
+// resolve and no connection to open or wait on.
+func nonBlocking(req *sip.Request) bool {
+	if sip.NetworkToLower(req.Transport()) != "udp" {
+		return false
+	}
+	_, err := netip.ParseAddrPort(req.Destination())
+	return err == nil
 }
 
 // inviteKey identifies the INVITE server transaction a request belongs to
@@ -116,8 +142,8 @@ func (s *inviteSet) has(key string) bool {
 // response to it. It returns the key to untrack once the INVITE is
 // answered 2xx, "" when there is nothing to track.
 func (p *Proxy) trackInvite(req *sip.Request, tx sip.ServerTransaction) string {
-	if sip.NetworkToLower(req.Transport()) != "udp" {
-		return ""
+	if !p.laneOn.Load() || sip.NetworkToLower(req.Transport()) != "udp" {
+		return "" // no lane, nothing to keep the ACK from
 	}
 	key, ok := inviteKey(req)
 	if !ok {

@@ -18,9 +18,14 @@ import (
 // toward bob's flow at bobAddr: a Route entry of the proxy's with a valid
 // token, as the caller copies it from the 2xx's Record-Route.
 func laneACK(p *Proxy, proxyAddr, bobAddr, branch, callID string) string {
-	fl := flow{transport: "UDP", addr: bobAddr}.encode()
+	return laneACKOver(p, proxyAddr, bobAddr, branch, callID, "UDP")
+}
+
+// laneACKOver is laneACK with bob reached over transport.
+func laneACKOver(p *Proxy, proxyAddr, bobAddr, branch, callID, transport string) string {
+	fl := flow{transport: transport, addr: bobAddr}.encode()
 	route := "<sip:" + proxyAddr + ";transport=udp;lr;" + routeFlowParam + "=" + fl + ";" + routeTokenParam + "=" + p.routeToken(callID, fl) + ">"
-	return "ACK sip:bob@" + bobAddr + " SIP/2.0\r\n" +
+	return "ACK sip:bob@" + bobAddr + ";transport=" + strings.ToLower(transport) + " SIP/2.0\r\n" +
 		"Via: SIP/2.0/UDP 192.0.2.10:5070;branch=" + branch + ";rport\r\n" +
 		"Route: " + route + "\r\n" +
 		"Max-Forwards: 70\r\n" +
@@ -87,6 +92,9 @@ func TestReadFilter(t *testing.T) {
 		{name: "RFC 2543 branch", props: udp,
 			data: laneACK(p.Proxy, p.udp, bob.addr.String(), "old2543", "lane-6@test")},
 		{name: "malformed", props: udp, data: "ACK nonsense\r\n\r\n"},
+		// Sending on could mean a connection set-up on the read loop.
+		{name: "next hop over TCP", props: udp,
+			data: laneACKOver(p.Proxy, p.udp, bob.addr.String(), "z9hG4bKlane8", "lane-8@test", "TCP")},
 	}
 	for _, tt := range passed {
 		t.Run(tt.name+" passed on", func(t *testing.T) {
@@ -102,6 +110,7 @@ func TestReadFilter(t *testing.T) {
 		inv := parseRequest(t, "INVITE sip:bob@example.com SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKlane7\n"+
 			"From: <sip:alice@example.com>;tag=a1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: lane-7@test\nCSeq: 1 INVITE\nContent-Length: 0\n\n")
 		tx := &terminatingTx{}
+		p.laneOn.Store(true) // as the first datagram through ReadFilter does
 		p.trackInvite(inv, tx)
 		ack := []byte(laneACK(p.Proxy, p.udp, bob.addr.String(), "z9hG4bKlane7", "lane-7@test"))
 		if got, _ := p.ReadFilter(udp, ack); !bytes.Equal(got, ack) {
@@ -152,25 +161,28 @@ func FuzzReadFilter(f *testing.F) {
 // TestInviteTracking checks which INVITE transactions the ACK lane leaves
 // their ACK to: one answered non-2xx keeps its ACK (it stops the
 // retransmissions of the final response, RFC 3261 §17.2.1), one answered
-// 2xx does not, from before the 2xx leaves (its ACK is end to end).
+// 2xx does not, from before the 2xx leaves (its ACK is end to end). With
+// no lane nothing is tracked.
 func TestInviteTracking(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
+		noLane bool
 		answer behaviour
 		code   int
 		live   bool
 	}{
 		{name: "2xx", answer: answerNow, code: 200, live: false},
 		{name: "non-2xx", answer: reject(486, "Busy Here"), code: 486, live: true},
+		{name: "non-2xx without the lane", noLane: true, answer: reject(486, "Busy Here"), code: 486, live: false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			loc := newLocator()
-			p := startProxy(t, defaultTestConfig(), loc)
+			p := startProxyLane(t, defaultTestConfig(), loc, !tt.noLane)
 			bob := newUA(t, "bob", "UDP", tt.answer)
 			loc.bind(bobAOR, bob.target())
 			alice := newUA(t, "alice", "UDP", nil)
 			inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.udp)
-			res, _ := final(t, alice.send(inv))
+			res := final(t, alice.send(inv))
 			if res.StatusCode != tt.code {
 				t.Fatalf("INVITE: got %d, want %d", res.StatusCode, tt.code)
 			}

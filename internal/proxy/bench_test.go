@@ -15,6 +15,7 @@ import (
 // bound), "parallel" keeps GOMAXPROCS calls going at once (throughput).
 func BenchmarkProxyInvite(b *testing.B) {
 	run := func(b *testing.B, parallel bool) {
+		b.Helper()
 		loc := newLocator()
 		p := startProxy(b, defaultTestConfig(), loc)
 		bob := newUA(b, "bob", "UDP", answerNow)
@@ -24,7 +25,7 @@ func BenchmarkProxyInvite(b *testing.B) {
 		call := func() {
 			inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.udp)
 			tx := alice.send(inv)
-			res, _ := final(b, tx)
+			res := final(b, tx)
 			if res.StatusCode != 200 {
 				failed.Add(1)
 				return
@@ -68,6 +69,7 @@ func BenchmarkProxyInvite(b *testing.B) {
 // 4×GOMAXPROCS calls going, each worker with a caller and callee of its own.
 func BenchmarkProxyCallWire(b *testing.B) {
 	run := func(b *testing.B, parallel bool) {
+		b.Helper()
 		loc := newLocator()
 		p := startProxy(b, defaultTestConfig(), loc)
 		proxyAddr := netip.MustParseAddrPort(p.udp)

@@ -55,8 +55,8 @@ type connAddr struct {
 
 // localAddr returns the host and port a connection is bound to. The
 // answer for the last connection asked about is kept: over UDP every
-// request arrives on the same listener, and parsing its address each time
-// cost more than the rest of building a branch's Record-Route.
+// request arrives on the same listener, whose address need not be
+// rendered and parsed again for each.
 func (p *Proxy) localAddr(c sip.Connection) (string, int) {
 	if a := p.lastConn.Load(); a != nil && a.conn == c {
 		return a.host, a.port
@@ -97,15 +97,17 @@ func (p *Proxy) buildBranch(in inbound, work *prepared, spec branchSpec) *sip.Re
 
 	// Step 6: a next hop that is a strict router gets the Request-URI at
 	// the end of the Route set and its own URI as the Request-URI.
-	if len(routes) > 0 && !routes[0].Address.UriParams.Has("lr") {
+	strict := len(routes) > 0 && !routes[0].Address.UriParams.Has("lr")
+	if strict {
 		next := *routes[0].Address.Clone()
 		routes = append(routes[1:], &sip.RouteHeader{Address: *recipient.Clone()})
 		recipient = next
 	}
 
-	// Step 7: where the branch goes.
+	// Step 7: where the branch goes: the first Route entry, or the
+	// Request-URI when there is none or it now names a strict router.
 	next := recipient
-	if len(routes) > 0 {
+	if len(routes) > 0 && !strict {
 		next = routes[0].Address
 	}
 	transport := uriTransport(next)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -90,5 +91,36 @@ func TestBranchSharesNothingItChanges(t *testing.T) {
 	}
 	if second == nil || second.Params.GetOr("received", "") != "192.0.2.10" {
 		t.Errorf("previous hop's Via in the branch = %v, want received=192.0.2.10", second)
+	}
+}
+
+// TestStrictRouterNextHop checks RFC 3261 §16.6 steps 6 and 7 for a next
+// hop that is a strict router: it becomes the Request-URI, the
+// Request-URI goes to the end of the Route set, and the request is sent to
+// the strict router.
+func TestStrictRouterNextHop(t *testing.T) {
+	p := startProxy(t, Config{RecordRoute: true, ForwardOutOfDomain: true}, newLocator())
+	req := parseRequest(t, "MESSAGE sip:bob@192.0.2.20:5062 SIP/2.0\n"+
+		"Via: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKsr\n"+
+		"Route: <sip:192.0.2.30:5070>\nRoute: <sip:192.0.2.40;lr>\n"+
+		"From: <sip:carol@elsewhere.test>;tag=1\nTo: <sip:bob@elsewhere.test>\nCall-ID: strict-1\nCSeq: 1 MESSAGE\nContent-Length: 0\n\n")
+	pl := p.plan(context.Background(), req)
+	if pl.reject != nil {
+		t.Fatalf("rejected: %d", pl.reject.StatusCode)
+	}
+	in := inbound{transport: "UDP", source: req.Source(), port: 5060, loop: p.loopHash(req)}
+	out := p.buildBranch(in, &pl.work, branchSpec{flow: pl.flow, unique: "u"})
+	if got, want := out.Recipient.String(), "sip:192.0.2.30:5070"; got != want {
+		t.Errorf("Request-URI = %s, want the strict router %s", got, want)
+	}
+	var routes []string
+	for _, h := range out.GetHeaders("Route") {
+		routes = append(routes, h.Value())
+	}
+	if want := []string{"<sip:192.0.2.40;lr>", "<sip:bob@192.0.2.20:5062>"}; strings.Join(routes, ",") != strings.Join(want, ",") {
+		t.Errorf("Route = %v, want %v", routes, want)
+	}
+	if got, want := out.Destination(), "192.0.2.30:5070"; got != want {
+		t.Errorf("sent to %s, want the strict router at %s", got, want)
 	}
 }

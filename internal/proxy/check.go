@@ -33,13 +33,17 @@ var supportedProxyExtensions = map[string]bool{}
 // request is addressed to the proxy itself (an OPTIONS ping), which is
 // answered even when Max-Forwards is exhausted (§16.3 step 3).
 func (p *Proxy) validate(req *sip.Request, toUs bool) *sip.Response {
+	// Step 1: reasonable syntax.
+	if why := ambiguous(req); why != "" {
+		return sipx.Reject(req, 400, "Bad Request", p.cfg.Hostname, why)
+	}
 	// Step 2: URI scheme. Parley routes sip: and sips: only.
 	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
 		res := sipx.Reject(req, 416, "Unsupported URI Scheme", p.cfg.Hostname, "the proxy routes sip: and sips: URIs only")
 		return res
 	}
 	// Step 3: Max-Forwards.
-	if mf := maxForwards(req); mf != nil && mf.Val() == 0 && !(toUs && req.Method == sip.OPTIONS) {
+	if mf := maxForwards(req); mf != nil && mf.Val() == 0 && (!toUs || req.Method != sip.OPTIONS) {
 		return sipx.Reject(req, 483, "Too Many Hops", p.cfg.Hostname, "Max-Forwards reached 0")
 	}
 	// Step 4: loop detection.
@@ -53,6 +57,56 @@ func (p *Proxy) validate(req *sip.Request, toUs bool) *sip.Response {
 		return res
 	}
 	return nil
+}
+
+// ambiguous reports, as a reason for a 400, what makes the fields that
+// identify and route a request ambiguous: a CSeq method other than the
+// request's (RFC 3261 §8.1.1.5, RFC 4475 §3.1.2.17), or a header field that
+// takes a single value appearing more than once (RFC 3261 §7.3.1, RFC 4475
+// §3.3.8 and §3.3.9). Forwarding such a request would leave the next hop
+// to guess, differently from us, which value counts. "" means none.
+func ambiguous(req *sip.Request) string {
+	// sipgo upper-cases the method of the request line but not the one in
+	// CSeq, so the case cannot be compared.
+	if c := req.CSeq(); c != nil && !strings.EqualFold(string(c.MethodName), string(req.Method)) {
+		return "the CSeq method is not the request method"
+	}
+	var from, to, callID, cseq, mf, length, ctype int
+	for _, h := range req.Headers() {
+		switch h.(type) {
+		case *sip.FromHeader:
+			from++
+		case *sip.ToHeader:
+			to++
+		case *sip.CallIDHeader:
+			callID++
+		case *sip.CSeqHeader:
+			cseq++
+		case *sip.MaxForwardsHeader:
+			mf++
+		case *sip.ContentLengthHeader:
+			length++
+		case *sip.ContentTypeHeader:
+			ctype++
+		}
+	}
+	switch {
+	case from > 1:
+		return "more than one From"
+	case to > 1:
+		return "more than one To"
+	case callID > 1:
+		return "more than one Call-ID"
+	case cseq > 1:
+		return "more than one CSeq"
+	case mf > 1:
+		return "more than one Max-Forwards"
+	case length > 1:
+		return "more than one Content-Length"
+	case ctype > 1:
+		return "more than one Content-Type"
+	}
+	return ""
 }
 
 // unsupportedProxyRequire returns the Proxy-Require option tags the proxy

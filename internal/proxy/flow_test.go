@@ -57,7 +57,7 @@ func TestDialogFollowsFlow(t *testing.T) {
 	loc := newLocator()
 	p := startProxy(t, defaultTestConfig(), loc)
 	unreachable := sip.Uri{Scheme: "sip", User: "bob", Host: "127.0.0.1", Port: 9, UriParams: sip.HeaderParams{{K: "transport", V: "tcp"}}}
-	bob := newUA(t, "bob", "TCP", func(u *testUA, req *sip.Request, tx sip.ServerTransaction) {
+	bob := newUA(t, "bob", "TCP", func(_ *testUA, req *sip.Request, tx sip.ServerTransaction) {
 		ok := sip.NewResponseFromRequest(req, 200, "OK", nil)
 		ok.AppendHeader(&sip.ContactHeader{Address: unreachable})
 		_ = tx.Respond(ok)
@@ -76,7 +76,7 @@ func TestDialogFollowsFlow(t *testing.T) {
 
 	alice := newUA(t, "alice", "UDP", nil)
 	inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.udp)
-	res, _ := final(t, alice.send(inv))
+	res := final(t, alice.send(inv))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
 	}
@@ -100,7 +100,7 @@ func TestCalleeHangsUp(t *testing.T) {
 	alice := newUA(t, "alice", "TCP", nil)
 
 	inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.tcp)
-	res, _ := final(t, alice.send(inv))
+	res := final(t, alice.send(inv))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
 	}

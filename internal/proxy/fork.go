@@ -494,6 +494,7 @@ func (c *rctx) debug(msg string, args ...any) {
 	if !c.debugOn {
 		return
 	}
+	//nolint:sloglint // every caller passes a constant message; this adds the context's attributes
 	c.p.log.Debug(msg, append([]any{"call_id", callID(c.req), "method", string(c.req.Method)}, args...)...)
 }
 

@@ -42,11 +42,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func testLogger(t testing.TB, level slog.Level) *slog.Logger {
+func testLogger(tb testing.TB, level slog.Level) *slog.Logger {
+	tb.Helper()
 	buf := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", buf.String())
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("log:\n%s", buf.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level}))
@@ -93,19 +94,19 @@ var proxiedMethods = []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BY
 
 // startProxy starts a proxy with its ACK lane (ReadFilter) wired to its
 // transport layer, as the server does.
-func startProxy(t testing.TB, cfg Config, loc Locator) *testProxy {
-	t.Helper()
-	return startProxyLane(t, cfg, loc, true)
+func startProxy(tb testing.TB, cfg Config, loc Locator) *testProxy {
+	tb.Helper()
+	return startProxyLane(tb, cfg, loc, true)
 }
 
 // startProxyLane starts a proxy with or without its ACK lane.
-func startProxyLane(t testing.TB, cfg Config, loc Locator, lane bool) *testProxy {
-	t.Helper()
+func startProxyLane(tb testing.TB, cfg Config, loc Locator, lane bool) *testProxy {
+	tb.Helper()
 	level := slog.LevelDebug
-	if _, bench := t.(*testing.B); bench {
+	if _, bench := tb.(*testing.B); bench {
 		level = slog.LevelWarn // debug records would be most of what is measured
 	}
-	log := testLogger(t, level)
+	log := testLogger(tb, level)
 	var p *Proxy // set before the listeners serve
 	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(log)}
 	if lane {
@@ -122,15 +123,15 @@ func startProxyLane(t testing.TB, cfg Config, loc Locator, lane bool) *testProxy
 		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
 	)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(log))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cfg.Hostname = "127.0.0.1"
 	local := sipx.NewLocal([]string{"example.com"}, []string{"127.0.0.1", "localhost"})
@@ -138,27 +139,27 @@ func startProxyLane(t testing.TB, cfg Config, loc Locator, lane bool) *testProxy
 	for _, m := range proxiedMethods {
 		srv.OnRequest(m, p.ServeSIP)
 	}
-	pc, ln := listenPair(t)
-	go srv.ServeUDP(pc)
-	go srv.ServeTCP(ln)
-	t.Cleanup(func() {
+	pc, ln := listenPair(tb)
+	go func() { _ = srv.ServeUDP(pc) }() // ends with an error when the listener closes
+	go func() { _ = srv.ServeTCP(ln) }()
+	tb.Cleanup(func() {
 		ua.Close()
 		pc.Close()
 		ln.Close()
 	})
 	tp := &testProxy{Proxy: p, udp: pc.LocalAddr().String(), tcp: ln.Addr().String()}
-	waitListening(t, ua, tp.udp)
+	waitListening(tb, ua, tp.udp)
 	return tp
 }
 
 // listenPair opens a UDP socket and a TCP listener on the same loopback
 // port, as a SIP server has.
-func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
-	t.Helper()
+func listenPair(tb testing.TB) (net.PacketConn, net.Listener) {
+	tb.Helper()
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
@@ -166,14 +167,14 @@ func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
 		}
 		pc.Close()
 	}
-	t.Fatal("no free UDP+TCP port pair")
+	tb.Fatal("no free UDP+TCP port pair")
 	return nil, nil
 }
 
 // waitListening returns once sipgo has registered the UDP listener at addr
 // in its connection pool (ServeUDP does that in its own goroutine).
-func waitListening(t testing.TB, ua *sipgo.UserAgent, addr string) {
-	t.Helper()
+func waitListening(tb testing.TB, ua *sipgo.UserAgent, addr string) {
+	tb.Helper()
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
@@ -184,14 +185,14 @@ func waitListening(t testing.TB, ua *sipgo.UserAgent, addr string) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("listener %s not ready", addr)
+	tb.Fatalf("listener %s not ready", addr)
 }
 
 // eventually polls cond until it holds or the wait bound passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
 	if !waitUntil(cond) {
-		t.Fatalf("timed out waiting for %s", what)
+		tb.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -229,21 +230,21 @@ type testUA struct {
 	cancels  atomic.Int32      // CANCELs that hit an INVITE transaction
 }
 
-func newUA(t testing.TB, user, transport string, onInvite behaviour) *testUA {
-	t.Helper()
-	log := testLogger(t, slog.LevelWarn)
-	u := &testUA{t: t, user: user, transport: transport, onInvite: onInvite, got: make(chan *sip.Request, 64)}
+func newUA(tb testing.TB, user, transport string, onInvite behaviour) *testUA {
+	tb.Helper()
+	log := testLogger(tb, slog.LevelWarn)
+	u := &testUA{t: tb, user: user, transport: transport, onInvite: onInvite, got: make(chan *sip.Request, 64)}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	pc, ln := listenPair(t)
+	pc, ln := listenPair(tb)
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(log)}
 	if transport == "UDP" {
 		// Send from the listening socket, as phones do.
@@ -253,7 +254,7 @@ func newUA(t testing.TB, user, transport string, onInvite behaviour) *testUA {
 		u.addr = ln.Addr().String()
 	}
 	if u.cli, err = sipgo.NewClient(ua, opts...); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	u.ua = ua
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -264,7 +265,7 @@ func newUA(t testing.TB, user, transport string, onInvite behaviour) *testUA {
 		}
 	})
 	for _, m := range []sip.RequestMethod{sip.ACK, sip.CANCEL} {
-		srv.OnRequest(m, func(req *sip.Request, tx sip.ServerTransaction) { u.record(req) })
+		srv.OnRequest(m, func(req *sip.Request, _ sip.ServerTransaction) { u.record(req) })
 	}
 	for _, m := range []sip.RequestMethod{sip.BYE, sip.MESSAGE, sip.OPTIONS, sip.SUBSCRIBE} {
 		srv.OnRequest(m, func(req *sip.Request, tx sip.ServerTransaction) {
@@ -272,14 +273,14 @@ func newUA(t testing.TB, user, transport string, onInvite behaviour) *testUA {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		})
 	}
-	go srv.ServeUDP(pc)
-	go srv.ServeTCP(ln)
-	t.Cleanup(func() {
+	go func() { _ = srv.ServeUDP(pc) }() // ends with an error when the listener closes
+	go func() { _ = srv.ServeTCP(ln) }()
+	tb.Cleanup(func() {
 		ua.Close()
 		pc.Close()
 		ln.Close()
 	})
-	waitListening(t, ua, pc.LocalAddr().String())
+	waitListening(tb, ua, pc.LocalAddr().String())
 	return u
 }
 
@@ -293,13 +294,13 @@ func (u *testUA) record(req *sip.Request) {
 	}
 }
 
-// count reports how many requests of a method the UA received.
-func (u *testUA) count(m sip.RequestMethod) int {
+// invites reports how many INVITEs the UA received.
+func (u *testUA) invites() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	n := 0
 	for _, r := range u.received {
-		if r.Method == m {
+		if r.Method == sip.INVITE {
 			n++
 		}
 	}
@@ -359,14 +360,14 @@ func answerNow(u *testUA, req *sip.Request, tx sip.ServerTransaction) {
 
 // reject answers with a final status.
 func reject(code int, reason string) behaviour {
-	return func(u *testUA, req *sip.Request, tx sip.ServerTransaction) {
+	return func(_ *testUA, req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 		<-tx.Done() // keep the transaction for the ACK
 	}
 }
 
 // ring rings until canceled (sipgo then answers 487 on its own).
-func ring(u *testUA, req *sip.Request, tx sip.ServerTransaction) {
+func ring(_ *testUA, req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(sip.NewResponseFromRequest(req, 180, "Ringing", nil))
 	<-tx.Done()
 }
@@ -414,24 +415,21 @@ func (u *testUA) send(req *sip.Request) sip.ClientTransaction {
 	return tx
 }
 
-// final waits for the final response on tx, returning the provisional
-// responses seen before it.
-func final(t testing.TB, tx sip.ClientTransaction) (*sip.Response, []*sip.Response) {
-	t.Helper()
-	var prov []*sip.Response
+// final waits for the final response on tx, skipping provisional ones.
+func final(tb testing.TB, tx sip.ClientTransaction) *sip.Response {
+	tb.Helper()
 	timeout := time.After(wait)
 	for {
 		select {
 		case res := <-tx.Responses():
 			if res.IsProvisional() {
-				prov = append(prov, res)
 				continue
 			}
-			return res, prov
+			return res
 		case <-tx.Done():
-			t.Fatalf("transaction ended without final response: %v", tx.Err())
+			tb.Fatalf("transaction ended without final response: %v", tx.Err())
 		case <-timeout:
-			t.Fatal("no final response")
+			tb.Fatal("no final response")
 		}
 	}
 }
@@ -439,7 +437,7 @@ func final(t testing.TB, tx sip.ClientTransaction) (*sip.Response, []*sip.Respon
 // do sends req and returns its final response.
 func (u *testUA) do(req *sip.Request) *sip.Response {
 	u.t.Helper()
-	res, _ := final(u.t, u.send(req))
+	res := final(u.t, u.send(req))
 	return res
 }
 

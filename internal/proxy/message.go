@@ -38,18 +38,6 @@ func relayResponse(res *sip.Response) *sip.Response {
 	return out
 }
 
-// topRoute returns the first Route entry of req, nil if it has none. Unlike
-// req.Route it allocates nothing when there is none, which is the common
-// case for a dialog-creating request.
-func topRoute(req *sip.Request) *sip.RouteHeader {
-	for _, h := range req.Headers() {
-		if r, ok := h.(*sip.RouteHeader); ok {
-			return r
-		}
-	}
-	return nil
-}
-
 // routeCount returns how many Route entries req has.
 func routeCount(req *sip.Request) int {
 	n := 0

@@ -143,6 +143,7 @@ type Proxy struct {
 	macs     sync.Pool   // *tokenMAC keyed with cfg.RouteSecret
 	parser   *sip.Parser // for ReadFilter
 	invites  inviteSet   // INVITEs over UDP whose own ACK may still come (acklane.go)
+	laneOn   atomic.Bool // ReadFilter is in use
 }
 
 // New returns a proxy. client sends the forwarded requests; it must belong
@@ -232,23 +233,29 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	p.noteListener(req, tx)
 
-	ctx, cancel := txContext(tx)
-	defer cancel()
-	final := p.proxy(ctx, req, tx, tracked)
+	final := p.proxy(txContext{tx}, req, tx, tracked)
 	release()
 	p.awaitACK(req, tx, final)
 }
 
-// txContext returns a context that ends when the server transaction does,
-// for the lookups and connection set-up done on its behalf. (sipgo's
-// sip.ServerTransactionContext would do, but in v1.7.2 it returns a context
-// that is already canceled: it cancels when OnTerminate reports success.)
-func txContext(tx sip.ServerTransaction) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	if !tx.OnTerminate(func(string, error) { cancel() }) {
-		cancel() // already terminated
+// txContext is a context that is done when the server transaction is,
+// for the lookups and connection set-up done on its behalf. It costs no
+// goroutine, timer or callback. (sipgo's sip.ServerTransactionContext
+// would do, but in v1.7.2 it returns a context that is already canceled:
+// it cancels when OnTerminate reports success.)
+type txContext struct{ tx sip.ServerTransaction }
+
+func (c txContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c txContext) Done() <-chan struct{}       { return c.tx.Done() }
+func (c txContext) Value(any) any               { return nil }
+
+func (c txContext) Err() error {
+	select {
+	case <-c.tx.Done():
+		return context.Canceled
+	default:
+		return nil
 	}
-	return ctx, cancel
 }
 
 // proxy runs the request through RFC 3261 §16.3–§16.7 and returns the status
@@ -259,7 +266,7 @@ func (p *Proxy) proxy(ctx context.Context, req *sip.Request, tx sip.ServerTransa
 	if pl.reject != nil {
 		p.respond(tx, pl.reject)
 		if pl.reject.StatusCode >= 300 {
-			p.log.Debug("request refused", "method", req.Method, "call_id", callID(req),
+			p.log.DebugContext(ctx, "request refused", "method", req.Method, "call_id", callID(req),
 				"code", pl.reject.StatusCode, "source", req.Source())
 		}
 		return pl.reject.StatusCode

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -41,6 +42,7 @@ func TestCallThroughProxy(t *testing.T) {
 }
 
 func testCallThroughProxy(t *testing.T, lane bool) {
+	t.Helper()
 	loc := newLocator()
 	p := startProxyLane(t, defaultTestConfig(), loc, lane)
 	// bob answers once the caller has heard the ringing: sipgo handles
@@ -76,7 +78,7 @@ func testCallThroughProxy(t *testing.T, lane bool) {
 		}
 	}
 	close(heard)
-	res, _ := final(t, tx)
+	res := final(t, tx)
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
 	}
@@ -130,7 +132,7 @@ func TestForkFirst2xxWins(t *testing.T) {
 	// The answering phone waits until the other one rings, so that the
 	// CANCEL has a ringing branch to hit.
 	answering := newUA(t, "bob", "UDP", func(u *testUA, req *sip.Request, tx sip.ServerTransaction) {
-		waitUntil(func() bool { return ringing.count(sip.INVITE) == 1 })
+		waitUntil(func() bool { return ringing.invites() == 1 })
 		answer(u, req, tx)
 	})
 	loc.bind(bobAOR, ringing.target(), answering.target())
@@ -144,7 +146,7 @@ func TestForkFirst2xxWins(t *testing.T) {
 			extra2xx.Add(1)
 		}
 	})
-	res, _ := final(t, tx)
+	res := final(t, tx)
 	if res.StatusCode != 200 {
 		t.Fatalf("got %d, want 200", res.StatusCode)
 	}
@@ -171,8 +173,8 @@ func TestForkAllBusy(t *testing.T) {
 	if res.StatusCode != 486 {
 		t.Fatalf("got %d, want 486", res.StatusCode)
 	}
-	if b1.count(sip.INVITE) != 1 || b2.count(sip.INVITE) != 1 {
-		t.Errorf("INVITEs received: %d and %d, want 1 each", b1.count(sip.INVITE), b2.count(sip.INVITE))
+	if b1.invites() != 1 || b2.invites() != 1 {
+		t.Errorf("INVITEs received: %d and %d, want 1 each", b1.invites(), b2.invites())
 	}
 }
 
@@ -181,7 +183,7 @@ func TestFork6xxCancelsOthers(t *testing.T) {
 	p := startProxy(t, defaultTestConfig(), loc)
 	ringing := newUA(t, "bob", "UDP", ring)
 	decline := newUA(t, "bob", "UDP", func(u *testUA, req *sip.Request, tx sip.ServerTransaction) {
-		waitUntil(func() bool { return ringing.count(sip.INVITE) == 1 })
+		waitUntil(func() bool { return ringing.invites() == 1 })
 		reject(603, "Decline")(u, req, tx)
 	})
 	loc.bind(bobAOR, ringing.target(), decline.target())
@@ -214,6 +216,7 @@ func TestLocalAnswers(t *testing.T) {
 		{name: "unknown user", method: sip.INVITE, ruri: "sip:nobody@example.com", want: 404},
 		{name: "foreign domain", method: sip.MESSAGE, ruri: "sip:dave@elsewhere.test", want: 403,
 			check: func(t *testing.T, r *sip.Response) {
+				t.Helper()
 				if w := r.GetHeader("Warning"); w == nil || !strings.Contains(w.Value(), "elsewhere.test") {
 					t.Errorf("Warning = %v, want it to name the domain", w)
 				}
@@ -223,6 +226,7 @@ func TestLocalAnswers(t *testing.T) {
 		{name: "options to the proxy with max-forwards 0", method: sip.OPTIONS, ruri: "sip:" + p.udp, want: 200,
 			edit: func(r *sip.Request) { mf := sip.MaxForwardsHeader(0); r.ReplaceHeader(&mf) },
 			check: func(t *testing.T, r *sip.Response) {
+				t.Helper()
 				for _, h := range []string{"Allow", "Accept", "Supported"} {
 					if r.GetHeader(h) == nil {
 						t.Errorf("OPTIONS answer lacks %s", h)
@@ -233,6 +237,7 @@ func TestLocalAnswers(t *testing.T) {
 		{name: "proxy-require", method: sip.INVITE, ruri: "sip:carol@example.com", want: 420,
 			edit: func(r *sip.Request) { r.AppendHeader(sip.NewHeader("Proxy-Require", "foo, bar")) },
 			check: func(t *testing.T, r *sip.Response) {
+				t.Helper()
 				if u := r.GetHeader("Unsupported"); u == nil || u.Value() != "foo, bar" {
 					t.Errorf("Unsupported = %v, want foo, bar", u)
 				}
@@ -295,10 +300,10 @@ func TestUpstreamCancel(t *testing.T) {
 			t.Fatal("no ringing")
 		}
 	}
-	if res, _ := final(t, alice.cancel(inv)); res.StatusCode != 200 {
+	if res := final(t, alice.cancel(inv)); res.StatusCode != 200 {
 		t.Errorf("CANCEL: got %d, want 200", res.StatusCode)
 	}
-	if res, _ := final(t, tx); res.StatusCode != 487 {
+	if res := final(t, tx); res.StatusCode != 487 {
 		t.Errorf("INVITE: got %d, want 487", res.StatusCode)
 	}
 	eventually(t, "CANCEL at both phones", func() bool { return b1.cancels.Load() == 1 && b2.cancels.Load() == 1 })
@@ -357,7 +362,7 @@ func TestOverload(t *testing.T) {
 		t.Errorf("Retry-After = %v, want 5", ra)
 	}
 	final(t, alice.cancel(first))
-	if res, _ := final(t, tx); res.StatusCode != 487 {
+	if res := final(t, tx); res.StatusCode != 487 {
 		t.Errorf("first INVITE: got %d, want 487", res.StatusCode)
 	}
 	eventually(t, "proxy idle", func() bool { return p.InFlight() == 0 })
@@ -370,7 +375,7 @@ func TestOverload(t *testing.T) {
 func TestAuthentication(t *testing.T) {
 	loc := newLocator()
 	cfg := defaultTestConfig()
-	cfg.Authenticate = func(_ context.Context, req *sip.Request, source string) (string, *sip.Response) {
+	cfg.Authenticate = func(_ context.Context, req *sip.Request, _ string) (string, *sip.Response) {
 		h := req.GetHeader("Proxy-Authorization")
 		if h == nil {
 			res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
@@ -427,7 +432,7 @@ func TestTCPCallerUDPCallee(t *testing.T) {
 	alice := newUA(t, "alice", "TCP", nil)
 
 	inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.tcp)
-	res, _ := final(t, alice.send(inv))
+	res := final(t, alice.send(inv))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
 	}
@@ -462,7 +467,7 @@ func TestUDPCallerTCPCallee(t *testing.T) {
 	alice := newUA(t, "alice", "UDP", nil)
 
 	inv := alice.request(sip.INVITE, bobAOR, aliceURI, p.udp)
-	res, _ := final(t, alice.send(inv))
+	res := final(t, alice.send(inv))
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
 	}
@@ -478,4 +483,26 @@ func TestUDPCallerTCPCallee(t *testing.T) {
 		t.Fatalf("BYE: got %d, want 200", r.StatusCode)
 	}
 	proxyVia(t, p, bob.next(sip.BYE))
+}
+
+func TestTxContext(t *testing.T) {
+	tx := &fakeServerTx{done: make(chan struct{})}
+	ctx := txContext{tx}
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("Err() = %v while the transaction lives, want nil", err)
+	}
+	select {
+	case <-ctx.Done():
+		t.Fatal("Done() closed while the transaction lives")
+	default:
+	}
+	close(tx.done)
+	if err := ctx.Err(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Err() = %v after the transaction ended, want context.Canceled", err)
+	}
+	select {
+	case <-ctx.Done():
+	default:
+		t.Error("Done() open after the transaction ended")
+	}
 }

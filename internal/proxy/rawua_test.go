@@ -34,13 +34,13 @@ type rawUA struct {
 // rawTimeout bounds every read: on loopback a missing message is a bug.
 const rawTimeout = 5 * time.Second
 
-func newRawUA(t testing.TB, user string) *rawUA {
-	t.Helper()
+func newRawUA(tb testing.TB, user string) *rawUA {
+	tb.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close() })
+	tb.Cleanup(func() { conn.Close() })
 	return &rawUA{
 		user: user,
 		conn: conn,

@@ -211,7 +211,7 @@ func (p *Proxy) authenticate(ctx context.Context, req *sip.Request, work *prepar
 		return reject
 	}
 	if !p.sameUser(user, aor) {
-		p.log.Info("authenticated user does not match From", "user", user, "from", aor, "source", req.Source())
+		p.log.InfoContext(ctx, "authenticated user does not match From", "user", user, "from", aor, "source", req.Source())
 		return sipx.Reject(req, 403, "Forbidden", p.cfg.Hostname, "the authenticated user does not match the From address")
 	}
 	// The credentials were for us (RFC 3261 §22.3); the next hop has no use

@@ -10,16 +10,16 @@ import (
 )
 
 // parseRequest parses a request written with \n line ends.
-func parseRequest(t testing.TB, s string) *sip.Request {
-	t.Helper()
+func parseRequest(tb testing.TB, s string) *sip.Request {
+	tb.Helper()
 	s = strings.ReplaceAll(strings.TrimLeft(s, "\n"), "\n", "\r\n")
 	m, err := sip.ParseMessage([]byte(s))
 	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, s)
+		tb.Fatalf("parse: %v\n%s", err, s)
 	}
 	req, ok := m.(*sip.Request)
 	if !ok {
-		t.Fatal("not a request")
+		tb.Fatal("not a request")
 	}
 	req.SetSource("192.0.2.10:5070")
 	req.SetTransport("UDP")
@@ -107,6 +107,14 @@ func TestValidate(t *testing.T) {
 		{"our via, other hash: spiral", "Via: SIP/2.0/UDP " + p.udp + ";branch=" + branchPrefix + "other.x\n", false, 0},
 		{"someone else's via with our hash", "Via: SIP/2.0/UDP 192.0.2.99:5060;branch=" + branchPrefix + loop + ".x\n", false, 0},
 		{"proxy-require", "Proxy-Require: sec-agree\n", false, 420},
+		// RFC 4475 §3.3.8 and §3.3.9.
+		{"two Call-IDs", "Call-ID: v2\n", false, 400},
+		{"two From", "From: <sip:mallory@example.com>;tag=2\n", false, 400},
+		{"two To", "To: <sip:carol@example.com>\n", false, 400},
+		{"two CSeq", "CSeq: 2 INVITE\n", false, 400},
+		{"two Max-Forwards", "Max-Forwards: 70\nMax-Forwards: 5\n", false, 400},
+		{"two Content-Length", "Content-Length: 13\n", false, 400},
+		{"two Content-Type", "Content-Type: application/sdp\nContent-Type: text/plain\n", false, 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,6 +134,11 @@ func TestValidate(t *testing.T) {
 				t.Errorf("%s: validate = %d, want %d", method, got, tt.want)
 			}
 		})
+	}
+	// RFC 4475 §3.1.2.17: the CSeq method must be the request's.
+	mismatch := parseRequest(t, strings.Replace(base, "INVITE sip:", "OPTIONS sip:", 1)+"Content-Length: 0\n\n")
+	if res := p.validate(mismatch, false); res == nil || res.StatusCode != 400 {
+		t.Errorf("OPTIONS with CSeq INVITE: validate = %v, want 400", res)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // is gone, and is absorbed.
 func (p *Proxy) forwardACK(req *sip.Request) {
 	if a, ok := p.planACK(req); ok {
-		p.sendACK(req, a)
+		p.sendACK(req, p.ackBranch(req, a))
 	}
 }
 
@@ -60,8 +60,8 @@ func (p *Proxy) planACK(req *sip.Request) (a ackPlan, ok bool) {
 	return a, true
 }
 
-// sendACK builds and sends the branch of a planned ACK.
-func (p *Proxy) sendACK(req *sip.Request, a ackPlan) {
+// ackBranch builds the forwarded copy of a planned ACK.
+func (p *Proxy) ackBranch(req *sip.Request, a ackPlan) *sip.Request {
 	in := inbound{transport: req.Transport(), source: req.Source(), loop: p.loopHash(req), port: p.listenPort(req.Transport())}
 	// Retransmitted ACKs must get the same branch; derive it from theirs.
 	unique := "a0"
@@ -69,7 +69,11 @@ func (p *Proxy) sendACK(req *sip.Request, a ackPlan) {
 		b, _ := v.Params.Get("branch")
 		unique = "a" + strconv.FormatUint(hashString(p, b), 36)
 	}
-	out := p.buildBranch(in, &a.work, branchSpec{target: a.target, flow: a.flow, unique: unique})
+	return p.buildBranch(in, &a.work, branchSpec{target: a.target, flow: a.flow, unique: unique})
+}
+
+// sendACK sends the forwarded copy of an ACK (req is the received one).
+func (p *Proxy) sendACK(req, out *sip.Request) {
 	if err := p.tp.WriteMsg(out); err != nil {
 		p.log.Info("ACK not forwarded", "call_id", callID(req), "to", out.Destination(), "error", err)
 	}

@@ -105,6 +105,7 @@ func fakeProxy(t *testing.T, cfg Config) (*Proxy, chan *fakeClientTx) {
 }
 
 func inviteForBob(t *testing.T) *sip.Request {
+	t.Helper()
 	return parseRequest(t, "INVITE sip:bob@example.com SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKa\n"+
 		"From: <sip:carol@elsewhere.test>;tag=1\nTo: <sip:bob@example.com>\nCall-ID: timer@test\nCSeq: 1 INVITE\n"+
 		"Max-Forwards: 70\nContent-Length: 0\n\n")

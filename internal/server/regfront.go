@@ -19,15 +19,17 @@ import (
 // of a registrar's traffic (every client refreshes every few minutes, and
 // all of them at once after an outage), and REGISTER is idempotent, so it
 // is answered the way RFC 3261 §8.2.7 allows a stateless UAS to: UDP
-// REGISTERs are taken from the datagram stream before sipgo's transaction
-// layer (which would start a goroutine and a server transaction for each
-// and keep the transaction for 32 s), and a small cache (txcache.go) stands
-// in for the transaction's retransmission handling.
+// REGISTERs are taken off the socket before sipgo's transaction layer
+// (which would start a goroutine and a server transaction for each and
+// keep the transaction for 32 s), TCP and TLS ones off the connection
+// (streamfront.go), and a small cache (txcache.go) stands in for the
+// transaction's retransmission handling.
 //
 // Every REGISTER, whatever its transport, then waits in one bounded queue
 // for a fixed pool of workers. Admission is decided before any work is
-// done: when the request at the head of the queue has waited longer than
-// maxDelay, or the queue is full, a new request is refused at once with
+// done: when the request a worker took last had waited longer than
+// maxDelay and others still wait, or the queue is full, a new request is
+// refused at once with
 // 503 Service Unavailable and Retry-After (RFC 3261 §21.5.4) instead of
 // joining an ever longer queue whose answers would come after the client
 // has retransmitted or given up. So throughput stays at capacity when
@@ -86,10 +88,10 @@ type regJob struct {
 // Front-end defaults. maxDelay keeps answers well inside T1 (500 ms), the
 // client's first retransmission, while letting the queue ride out a pause
 // of the process (a garbage collection, a reload of the user cache, the
-// machine's other work) without refusing anyone. The queue bound only caps memory
-// (a queued datagram is about 0.5 KiB); maxDelay acts first. The cache
-// covers about a second at 20,000 REGISTERs/s and the whole of Timer J
-// below 500/s, in under 20 MiB.
+// machine's other work) without refusing anyone. The queue bound only
+// caps memory (a queued datagram is about 0.5 KiB); maxDelay acts first.
+// The cache covers about a second at 20,000 REGISTERs/s and the whole of
+// Timer J below 500/s, in under 20 MiB.
 const (
 	defaultMaxDelay      = 200 * time.Millisecond
 	defaultQueueLen      = 8192
@@ -127,6 +129,13 @@ func (f *regFront) setUDP(c *net.UDPConn) {
 // readFilter is sipgo's transport read filter (sip.WithTransportLayerReadFilter):
 // it sees every datagram before sipgo parses it, and keeps the REGISTERs
 // that arrive on our UDP listener. Everything else goes on to sipgo.
+//
+// It runs on sipgo's one read loop of the socket. That loop is also what
+// applies admission control to the excess of an overload, so everything
+// it does for a REGISTER is cheap and allocates nothing. (Readers of our
+// own on the same socket were tried: in Go, goroutines reading one socket
+// hand its lock to each other through the scheduler, and then wait behind
+// the busy workers, and the kernel drops what they do not read in time.)
 func (f *regFront) readFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
 	if props.Transport != "UDP" {
 		return data, nil
@@ -147,10 +156,11 @@ func sameUDPAddr(a, b *net.UDPAddr) bool {
 	return a == b || (b != nil && a.Port == b.Port && a.IP.Equal(b.IP) && a.Zone == b.Zone)
 }
 
-// offerUDP takes a datagram if it is a REGISTER it can read, and reports
-// whether it did. It runs on sipgo's UDP read loop, so it only does what
-// must be decided at once: answer a retransmission, drop one of a queued
-// request, refuse a new request when overloaded, or queue it.
+// offerUDP takes a datagram that came on w if it is a REGISTER it can
+// read, and reports whether it did. It runs on sipgo's UDP read loop, so
+// it only does what must be decided at once: answer a retransmission,
+// drop one of a queued request, refuse a new request when overloaded, or
+// queue it.
 func (f *regFront) offerUDP(w packetWriter, data []byte, src netip.AddrPort) bool {
 	var s sniffed
 	if !sniff(data, &s) || !s.isRegister(data) {

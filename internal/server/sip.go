@@ -139,7 +139,7 @@ func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
 	prx = proxy.New(pcfg, s.local, locator{s.reg}, s.client, d.log.With("role", "proxy"))
 	s.prx = prx
 
-	s.srv.OnRegister(front.serveTx)
+	s.srv.OnRegister(s.front.serveTx)
 	s.srv.OnSubscribe(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		if s.prov.Handles(req) {
 			s.prov.ServeSUBSCRIBE(req, tx)
