@@ -9,6 +9,10 @@
 // proxy core on top of them. One response context lives in the goroutine of
 // the server transaction's handler, which sipgo ends when the handler
 // returns, so ServeSIP blocks until the forwarded transaction is complete.
+// ACKs of dialogs the proxy record-routed can skip sipgo's transaction
+// layer altogether through ReadFilter, installed as the transport layer's
+// read filter. What the proxy sends shares the header values it does not
+// change with what it received (message.go).
 package proxy
 
 import (

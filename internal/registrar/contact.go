@@ -142,18 +142,13 @@ func cloneURI(u sip.Uri) sip.Uri {
 	return c
 }
 
-// uriKey is the identity of a contact URI for RFC 3261 §10.3 step 7 ("the
-// registrar checks whether the binding exists, using the URI comparison
-// rules of §19.1.4"). It follows §19.1.4 closely: scheme and host are
-// case-insensitive, the user part is case-sensitive, an explicit port
-// differs from none, and the user, ttl, method, maddr and transport
+// appendURIKey appends the identity of a contact URI for RFC 3261 §10.3
+// step 7 ("the registrar checks whether the binding exists, using the URI
+// comparison rules of §19.1.4"). It follows §19.1.4 closely: scheme and
+// host are case-insensitive, the user part is case-sensitive, an explicit
+// port differs from none, and the user, ttl, method, maddr and transport
 // parameters must match when present; other parameters (such as SIPE's
 // ms-opaque) do not change the identity.
-func uriKey(u sip.Uri) string {
-	return string(appendURIKey(make([]byte, 0, 64), u))
-}
-
-// appendURIKey appends uriKey(u) to b.
 func appendURIKey(b []byte, u sip.Uri) []byte {
 	b = appendLower(b, u.Scheme)
 	b = append(b, ':')

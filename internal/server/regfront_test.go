@@ -20,11 +20,11 @@ import (
 	"github.com/emiago/sipgo/siptest"
 )
 
-func mustAddrPort(t testing.TB, s string) netip.AddrPort {
-	t.Helper()
+func mustAddrPort(tb testing.TB, s string) netip.AddrPort {
+	tb.Helper()
 	a, err := netip.ParseAddrPort(s)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return a
 }
@@ -60,9 +60,9 @@ func registerFrom(n int) []byte {
 	return bytes.ReplaceAll(sippRegister, []byte("21972-1"), []byte(fmt.Sprintf("21972-%d", 1000+n)))
 }
 
-// testFront returns a front end whose handler answers 200 after running
-// work, counting the requests it handles.
-func testFront(t *testing.T, workers int, work func()) (*regFront, *atomic.Int64) {
+// testFront returns a front end with one worker whose handler answers 200
+// after running work, counting the requests it handles.
+func testFront(t *testing.T, work func()) (*regFront, *atomic.Int64) {
 	t.Helper()
 	var calls atomic.Int64
 	h := func(_ context.Context, req *sip.Request) *sip.Response {
@@ -72,12 +72,13 @@ func testFront(t *testing.T, workers int, work func()) (*regFront, *atomic.Int64
 		}
 		return sip.NewResponseFromRequest(req, 200, "OK", nil)
 	}
-	f := newRegFront(h, sip.NewParser(), workers, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := newRegFront(h, sip.NewParser(), 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return f, &calls
 }
 
 // runFront runs f until the test ends.
 func runFront(t *testing.T, f *regFront) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = f.Run(ctx); close(done) }()
@@ -87,7 +88,7 @@ func runFront(t *testing.T, f *regFront) {
 func TestRegFrontAnswersAndAbsorbsRetransmissions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		f, calls := testFront(t, 1, func() { <-release })
+		f, calls := testFront(t, func() { <-release })
 		runFront(t, f)
 		w := &packetRecorder{}
 		src := mustAddrPort(t, "127.0.0.1:5070")
@@ -132,7 +133,7 @@ func TestRegFrontAnswersAndAbsorbsRetransmissions(t *testing.T) {
 
 func TestRegFrontResponseDestination(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, _ := testFront(t, 1, nil)
+		f, _ := testFront(t, nil)
 		runFront(t, f)
 		w := &packetRecorder{}
 		noRport := bytes.Replace(sippRegister, []byte(";rport"), nil, 1)
@@ -151,7 +152,7 @@ func TestRegFrontResponseDestination(t *testing.T) {
 // handler; when the queue has drained, requests are admitted again.
 func TestRegFrontOverload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, calls := testFront(t, 1, func() { time.Sleep(50 * time.Millisecond) })
+		f, calls := testFront(t, func() { time.Sleep(50 * time.Millisecond) })
 		f.maxDelay = 100 * time.Millisecond
 		runFront(t, f)
 		w := &packetRecorder{}
@@ -208,7 +209,7 @@ func TestRegFrontOverload(t *testing.T) {
 // TestRegFrontQueueBound fills the queue of a front end whose workers do
 // not run: the request that finds it full is refused.
 func TestRegFrontQueueBound(t *testing.T) {
-	f, calls := testFront(t, 1, nil)
+	f, calls := testFront(t, nil)
 	f.queue = make(chan regJob, 2)
 	w := &packetRecorder{}
 	src := mustAddrPort(t, "127.0.0.1:5070")
@@ -222,7 +223,7 @@ func TestRegFrontQueueBound(t *testing.T) {
 }
 
 func TestRegFrontReadFilter(t *testing.T) {
-	f, _ := testFront(t, 1, nil)
+	f, _ := testFront(t, nil)
 	f.queue = make(chan regJob, 10)
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -261,7 +262,7 @@ func TestRegFrontReadFilter(t *testing.T) {
 
 func TestRegFrontServeTx(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, calls := testFront(t, 1, nil)
+		f, calls := testFront(t, nil)
 		runFront(t, f)
 		m, err := sip.ParseMessage(sippRegister)
 		if err != nil {
@@ -277,7 +278,7 @@ func TestRegFrontServeTx(t *testing.T) {
 	})
 
 	// Overloaded (the workers are not running here): refused at once.
-	f, calls := testFront(t, 1, nil)
+	f, calls := testFront(t, nil)
 	m, err := sip.ParseMessage(sippRegister)
 	if err != nil {
 		t.Fatal(err)

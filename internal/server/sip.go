@@ -56,7 +56,7 @@ type sipServer struct {
 	log     *slog.Logger
 }
 
-func newSIPServer(ctx context.Context, d sipDeps) (*sipServer, error) {
+func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	s := &sipServer{max: int64(d.cfg.MaxInFlight), log: d.log.With("component", "sip")}
 
 	host, _, _ := net.SplitHostPort(d.cfg.Listen)

@@ -12,7 +12,7 @@ import (
 // front end is overloaded the guard answers new out-of-dialog requests 503
 // with Retry-After and lets requests within a dialog through.
 func TestGuardRefusesNewWorkWhenOverloaded(t *testing.T) {
-	f, _ := testFront(t, 1, nil)
+	f, _ := testFront(t, nil)
 	s := &sipServer{front: f, max: 100}
 	handled := 0
 	h := s.guard(func(req *sip.Request, tx sip.ServerTransaction) {

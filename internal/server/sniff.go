@@ -352,9 +352,10 @@ func addressTag(b []byte, v span) (span, bool) {
 	for ; i < len(val); i++ {
 		c := val[i]
 		if inQuotes {
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				inQuotes = false
 			}
 			continue

@@ -228,7 +228,7 @@ func (f *regFront) offerStream(c *frontConn, msg []byte) bool {
 
 // write sends a response on the connection.
 func (c *frontConn) write(b []byte) {
-	if _, err := c.Conn.Write(b); err != nil {
+	if _, err := c.Write(b); err != nil {
 		c.f.log.Debug("REGISTER response not sent", "transport", c.transport, "destination", c.source, "error", err)
 	}
 }

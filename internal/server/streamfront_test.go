@@ -65,7 +65,7 @@ func FuzzFrameMessage(f *testing.F) {
 // REGISTER's response goes back on the connection.
 func TestFrontConnSplitsStream(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, calls := testFront(t, 1, nil)
+		f, calls := testFront(t, nil)
 		client, server := net.Pipe()
 		defer client.Close()
 		c := &frontConn{Conn: server, f: f, transport: "TCP", source: "192.0.2.1:4000", maxMessage: 65535}
@@ -116,7 +116,7 @@ func TestFrontConnSplitsStream(t *testing.T) {
 // TestFrontConnPassthrough checks that a stream the framer cannot follow
 // reaches sipgo byte for byte, and that the end of the connection does.
 func TestFrontConnPassthrough(t *testing.T) {
-	f, _ := testFront(t, 1, nil)
+	f, _ := testFront(t, nil)
 	client, server := net.Pipe()
 	c := &frontConn{Conn: server, f: f, transport: "TCP", source: "192.0.2.1:4000", maxMessage: 65535}
 	odd := "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: x\r\n\r\n" + string(sippRegister)
@@ -135,7 +135,7 @@ func TestFrontConnPassthrough(t *testing.T) {
 
 // TestFrontConnOverload refuses a REGISTER on a connection at once.
 func TestFrontConnOverload(t *testing.T) {
-	f, _ := testFront(t, 1, nil)
+	f, _ := testFront(t, nil)
 	f.sojourn.Store(int64(time.Second))
 	f.queue <- regJob{}
 	client, server := net.Pipe()
@@ -156,7 +156,7 @@ func TestFrontConnOverload(t *testing.T) {
 // for further data.
 func TestFrontConnBufferedMessages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f, _ := testFront(t, 1, nil)
+		f, _ := testFront(t, nil)
 		client, server := net.Pipe()
 		defer client.Close()
 		c := &frontConn{Conn: server, f: f, transport: "TLS", source: "192.0.2.1:4000", maxMessage: 65535}
