@@ -52,12 +52,13 @@ type sipServer struct {
 	inFlight atomic.Int64
 	max      int64
 
-	closers []func() error
-	log     *slog.Logger
+	hostname string // warn-agent of our Warning headers
+	closers  []func() error
+	log      *slog.Logger
 }
 
 func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
-	s := &sipServer{max: int64(d.cfg.MaxInFlight), log: d.log.With("component", "sip")}
+	s := &sipServer{max: int64(d.cfg.MaxInFlight), hostname: d.hostname, log: d.log.With("component", "sip")}
 
 	host, _, _ := net.SplitHostPort(d.cfg.Listen)
 	aliases := []string{host, d.hostname, d.poolFQDN, "localhost"}
@@ -164,6 +165,14 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 // the handler, so only new transactions reach the guard.
 func (s *sipServer) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		// RFC 4475 §3.1.2.17, §3.3.8, §3.3.9: ambiguous requests are
+		// refused before any role sees them; an ACK cannot be answered.
+		if bad := sipx.ValidateRequest(req); bad != nil {
+			if !req.IsAck() && tx != nil {
+				_ = tx.Respond(sipx.Reject(req, bad.Code, bad.Reason, s.hostname, bad.Detail))
+			}
+			return
+		}
 		if req.IsAck() || req.IsCancel() {
 			h(req, tx)
 			return
