@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"strconv"
@@ -120,4 +121,30 @@ func readResponse(r *bufio.Reader) (*sip.Response, error) {
 		return nil, err
 	}
 	return m.(*sip.Response), nil
+}
+
+// TestServerRegisterAmbiguous sends a REGISTER with two Expires headers:
+// the front end leaves it to sipgo's path, where it is refused as any
+// ambiguous request is (RFC 4475 §3.3.8).
+func TestServerRegisterAmbiguous(t *testing.T) {
+	info, _ := startServer(t, true)
+	conn, err := net.Dial("udp", info.SIPUDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := bytes.Replace(registerFor("UDP", conn.LocalAddr().String(), "ambiguous-1"),
+		[]byte("Content-Length: 0"), []byte("Expires: 60\r\nExpires: 0\r\nContent-Length: 0"), 1)
+	if _, err := conn.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if got := string(buf[:n]); !strings.HasPrefix(got, "SIP/2.0 400 ") {
+		t.Errorf("answer:\n%s\nwant 400", got)
+	}
 }

@@ -140,7 +140,10 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	prx = proxy.New(pcfg, s.local, locator{s.reg}, s.client, d.log.With("role", "proxy"))
 	s.prx = prx
 
-	s.srv.OnRegister(s.front.serveTx)
+	// REGISTERs the front end took off the socket or connection never
+	// get here; those that do, sipgo parsed (because the front end could
+	// not read them with certainty) and the guard checks like any other.
+	s.srv.OnRegister(s.guard(s.front.serveTx))
 	s.srv.OnSubscribe(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
 		if s.prov.Handles(req) {
 			s.prov.ServeSUBSCRIBE(req, tx)

@@ -63,7 +63,8 @@ func (s *sniffed) isRegister(b []byte) bool {
 
 // sniff reads the request in b into s. It returns false when b is not a
 // request it can read with certainty: a response, a request missing Via,
-// From, To, Call-ID or CSeq, or one with folded or duplicate header lines.
+// From, To, Call-ID or CSeq, or one with folded lines or two of a header
+// that may appear once.
 func sniff(b []byte, s *sniffed) bool {
 	*s = sniffed{}
 	line, rest, ok := cutLine(b, 0)
@@ -79,6 +80,7 @@ func sniff(b []byte, s *sniffed) bool {
 	s.method = span{line.start, line.start + sp}
 
 	var haveFrom, haveTo, haveCallID, haveCSeq bool
+	var haveMaxForwards, haveContentType, haveExpires bool
 	for {
 		line, rest, ok = cutLine(b, rest)
 		if !ok {
@@ -144,6 +146,23 @@ func sniff(b []byte, s *sniffed) bool {
 				return false
 			}
 			s.contentLength, s.hasContentLen = n, true
+		// Single-valued as well (sipx.ValidateRequest): a request with
+		// two of one goes the long way, to be refused there.
+		case headerIs(name, "max-forwards", ""):
+			if haveMaxForwards {
+				return false
+			}
+			haveMaxForwards = true
+		case headerIs(name, "content-type", "c"):
+			if haveContentType {
+				return false
+			}
+			haveContentType = true
+		case headerIs(name, "expires", ""):
+			if haveExpires {
+				return false
+			}
+			haveExpires = true
 		}
 	}
 	return s.nVias > 0 && haveFrom && haveTo && haveCallID && haveCSeq

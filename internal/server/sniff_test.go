@@ -71,6 +71,8 @@ func TestSniff(t *testing.T) {
 			"From: <sip:a@b>;tag=1", "To: <sip:a@b>", "CSeq: 1 REGISTER"), false, want{}},
 		{"two From", sipMessage("REGISTER sip:parley.test SIP/2.0", "Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa",
 			"From: <sip:a@b>;tag=1", "From: <sip:c@d>;tag=2", "To: <sip:a@b>", "Call-ID: c", "CSeq: 1 REGISTER"), false, want{}},
+		{"two Expires", sipMessage("REGISTER sip:parley.test SIP/2.0", "Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa",
+			"From: <sip:a@b>;tag=1", "To: <sip:a@b>", "Call-ID: c", "CSeq: 1 REGISTER", "Expires: 60", "Expires: 0"), false, want{}},
 		{"bad CSeq", sipMessage("REGISTER sip:parley.test SIP/2.0", "Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKa",
 			"From: <sip:a@b>;tag=1", "To: <sip:a@b>", "Call-ID: c", "CSeq: one REGISTER"), false, want{}},
 		{"bad Via", sipMessage("REGISTER sip:parley.test SIP/2.0", "Via: SIP/3.0/UDP 1.2.3.4;branch=z9hG4bKa",
