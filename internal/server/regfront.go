@@ -136,20 +136,20 @@ func (f *regFront) setUDP(c *net.UDPConn) {
 // own on the same socket were tried: in Go, goroutines reading one socket
 // hand its lock to each other through the scheduler, and then wait behind
 // the busy workers, and the kernel drops what they do not read in time.)
-func (f *regFront) readFilter(props sip.TransportReadProps, data []byte) ([]byte, error) {
+func (f *regFront) readFilter(props sip.TransportReadProps, data []byte) []byte {
 	if props.Transport != "UDP" {
-		return data, nil
+		return data
 	}
 	l := f.udp.Load()
 	local, ok1 := props.LocalAddr.(*net.UDPAddr)
 	remote, ok2 := props.RemoteAddr.(*net.UDPAddr)
 	if l == nil || !ok1 || !ok2 || !sameUDPAddr(local, l.addr) {
-		return data, nil
+		return data
 	}
 	if f.offerUDP(l.w, data, remote.AddrPort()) {
-		return nil, nil
+		return nil
 	}
-	return data, nil
+	return data
 }
 
 func sameUDPAddr(a, b *net.UDPAddr) bool {

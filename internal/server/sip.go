@@ -88,8 +88,15 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 			// REGISTERs on UDP skip sipgo's transaction layer (regfront.go).
 			// The filter runs only once the listeners serve, after front
 			// is set.
+			// ACKs of record-routed dialogs are forwarded straight off
+			// the read loop (proxy/acklane.go), so a BYE sent right after
+			// cannot overtake them.
 			sip.WithTransportLayerReadFilter(func(p sip.TransportReadProps, b []byte) ([]byte, error) {
-				return front.readFilter(p, b)
+				out := front.readFilter(p, b)
+				if out == nil || prx == nil {
+					return out, nil
+				}
+				return prx.ReadFilter(p, out)
 			}),
 		),
 	)
@@ -123,6 +130,7 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	s.prov = provisioning.New(s.local, d.dir, auth, d.log.With("role", "provisioning"))
 
 	pcfg := proxy.Config{
+		Parser:             parser,
 		Hostname:           d.hostname,
 		RecordRoute:        true,
 		RouteSecret:        deriveKey(d.org.ConferenceKey, "parley record-route v1"),
