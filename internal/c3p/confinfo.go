@@ -102,6 +102,9 @@ type ConferenceDescription struct {
 	AutoPromote *uint64
 	// PSTNLobbyBypass lets PSTN callers skip the lobby.
 	PSTNLobbyBypass *bool
+	// Schedule is pl:schedule: when the meeting takes place, from which
+	// the Focus Factory computes its expiry.
+	Schedule *Schedule
 	Extensions
 }
 
@@ -122,6 +125,17 @@ type URIEntry struct {
 // known.
 type PSTNAccess struct {
 	ID string
+	// Passcode is pl:passcode, the dial-in passcode sealed to the Focus
+	// Factory's key (PasscodeAlgorithm): the client generates and encrypts
+	// it (seed 001, "Meeting Set-up", step 3). Requests only.
+	Passcode *Sealed
+	// PersonalID is pl:personal-id: in addConference, true asks for the
+	// organizer's assigned conference ID ("My Meeting") instead of a new
+	// one; in responses, whether the ID is his assigned one.
+	PersonalID *bool
+	// HasPasscode is pl:has-passcode in responses: whether callers must
+	// enter a passcode. The passcode itself is never sent back.
+	HasPasscode *bool
 	Extensions
 }
 
@@ -278,11 +292,17 @@ func (d *dec) conferenceDescription(el *Element) *ConferenceDescription {
 		p := &PSTNAccess{}
 		ps := s.sub(x)
 		p.ID = ps.token("id", NamespaceMSCI)
+		if alg, b, ok := ps.sealed("passcode"); ok {
+			p.Passcode = &Sealed{Alg: alg, Ciphertext: b}
+		}
+		p.PersonalID = ps.boolean("personal-id", NamespaceParley)
+		p.HasPasscode = ps.boolean("has-passcode", NamespaceParley)
 		ps.done(&p.Extensions)
 		c.PSTNAccess = p
 	}
 	c.AutoPromote = s.number("autopromote", NamespaceMSCI)
 	c.PSTNLobbyBypass = s.boolean("pstn-lobby-bypass", NamespaceMSCI)
+	c.Schedule = s.schedule()
 	s.done(&c.Extensions)
 	return c
 }
@@ -315,6 +335,11 @@ func (c *ConferenceDescription) encode(name xml.Name) *Element {
 	if p := c.PSTNAccess; p != nil {
 		pe := newEnc(msciName("pstn-access"), &p.Extensions)
 		pe.token("id", NamespaceMSCI, p.ID)
+		if p.Passcode != nil {
+			pe.sealed("passcode", p.Passcode.Alg, p.Passcode.Ciphertext)
+		}
+		pe.boolean("personal-id", NamespaceParley, p.PersonalID)
+		pe.boolean("has-passcode", NamespaceParley, p.HasPasscode)
 		e.add(pe.done())
 	}
 	if second {
@@ -322,6 +347,9 @@ func (c *ConferenceDescription) encode(name xml.Name) *Element {
 	}
 	e.number("autopromote", NamespaceMSCI, c.AutoPromote)
 	e.boolean("pstn-lobby-bypass", NamespaceMSCI, c.PSTNLobbyBypass)
+	if c.Schedule != nil {
+		e.add(c.Schedule.encode())
+	}
 	return e.done()
 }
 

@@ -1,6 +1,9 @@
 package c3p
 
-import "encoding/xml"
+import (
+	"encoding/xml"
+	"strings"
+)
 
 // This file holds the Focus Factory commands of [MS-CONFPRO], which clients
 // send in SIP SERVICE requests to sip:user;gruu;opaque=app:conf:focusfactory.
@@ -63,6 +66,12 @@ type GetConferencingCapabilities struct {
 	// modelled (their names are only in a figure we could not read) and
 	// stay in Extensions.
 	PSTNBridging *PSTNBridging
+	// PasscodeKey is pl:passcode-key, the key clients seal passcodes to
+	// (PasscodeAlgorithm).
+	PasscodeKey *PublicKey
+	// PasscodeRequired is pl:passcode-required: the organizer's meeting
+	// policy requires a passcode on anonymous meetings.
+	PasscodeRequired *bool
 	Extensions
 }
 
@@ -75,6 +84,10 @@ func (c *GetConferencingCapabilities) decode(d *dec) {
 	if el := d.one("pstn-bridging", NamespaceC3P); el != nil {
 		c.PSTNBridging = d.pstnBridging(el)
 	}
+	if alg, b, ok := d.sealed("passcode-key"); ok {
+		c.PasscodeKey = &PublicKey{Alg: alg, Key: b}
+	}
+	c.PasscodeRequired = d.boolean("passcode-required", NamespaceParley)
 	d.done(&c.Extensions)
 }
 
@@ -85,6 +98,10 @@ func (c *GetConferencingCapabilities) encode() *Element {
 	if c.PSTNBridging != nil {
 		e.add(c.PSTNBridging.encode())
 	}
+	if k := c.PasscodeKey; k != nil {
+		e.sealed("passcode-key", k.Alg, k.Key)
+	}
+	e.boolean("passcode-required", NamespaceParley, c.PasscodeRequired)
 	return e.done()
 }
 
@@ -113,10 +130,12 @@ type Region struct {
 	Extensions
 }
 
-// AccessNumber is one dial-in access number. Its languages (UCMA's
-// PhoneAccessNumber.Languages) are not modelled and stay in Extensions.
+// AccessNumber is one dial-in access number with its languages (UCMA's
+// PhoneAccessNumber.Languages), which Parley writes as pl:language
+// elements, the primary language first.
 type AccessNumber struct {
-	Number string
+	Number    string
+	Languages []string
 	Extensions
 }
 
@@ -133,6 +152,9 @@ func (d *dec) pstnBridging(el *Element) *PSTNBridging {
 			for _, n := range rs.all("access-number", NamespaceC3P) {
 				ns := rs.sub(n)
 				num := AccessNumber{Number: ns.token("number", NamespaceC3P)}
+				for _, l := range ns.all("language", NamespaceParley) {
+					num.Languages = append(num.Languages, strings.TrimSpace(ns.leafText(l)))
+				}
 				ns.done(&num.Extensions)
 				reg.Numbers = append(reg.Numbers, num)
 			}
@@ -159,6 +181,9 @@ func (p *PSTNBridging) encode() *Element {
 				n := &r.Numbers[j]
 				ne := newEnc(c3pName("access-number"), &n.Extensions)
 				ne.leaf("number", NamespaceC3P, n.Number)
+				for _, l := range n.Languages {
+					ne.leaf("language", NamespaceParley, l)
+				}
 				re.add(ne.done())
 			}
 			ae.add(re.done())

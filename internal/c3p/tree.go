@@ -261,6 +261,7 @@ var wellKnownPrefixes = []struct{ ns, prefix string }{
 	{NamespaceMSCI2, "msci2"},
 	{NamespaceMSCP, "mscp"},
 	{NamespaceSeparator, "cis"},
+	{NamespaceParley, "pl"},
 	{NamespaceC3P, "cccp"}, // only needed for attributes in the C3P namespace
 }
 

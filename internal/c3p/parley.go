@@ -1,0 +1,123 @@
+package c3p
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"strings"
+	"time"
+)
+
+// NamespaceParley holds Parley's own C3P extensions (prefix pl): what the
+// seeds describe but no public specification names, such as the encrypted
+// passcode an organizer's client sends with addConference (seed 001,
+// "Meeting Set-up", step 3), the access numbers' languages and the meeting's
+// schedule. Microsoft clients ignore unknown extension elements, so a
+// response carrying them stays readable to them.
+const NamespaceParley = "urn:parleyhq:params:xml:ns:c3p-ext"
+
+func plName(local string) xml.Name { return xml.Name{Space: NamespaceParley, Local: local} }
+
+// PasscodeAlgorithm is the one sealing algorithm Parley defines for
+// passcodes: HPKE (RFC 9180) base mode with DHKEM(X25519, HKDF-SHA256),
+// HKDF-SHA256 and AES-128-GCM, info "parley passcode v1".
+const PasscodeAlgorithm = "hpke-x25519-sha256-aes128gcm"
+
+// Sealed is a secret encrypted to the Focus Factory's key: the alg
+// attribute names the algorithm, the text is the base64 ciphertext
+// (encapsulated key followed by the sealed passcode).
+type Sealed struct {
+	Alg        string
+	Ciphertext []byte
+}
+
+// PublicKey is a key the Focus Factory publishes for sealing passcodes to
+// it, in getConferencingCapabilities responses.
+type PublicKey struct {
+	Alg string
+	Key []byte
+}
+
+// Schedule is pl:schedule, the meeting's schedule, from which the Focus
+// Factory derives its expiry (seed 003, "Meeting Expiration") instead of
+// trusting a client's expiry-time.
+type Schedule struct {
+	// Kind is one-time, recurring or ad-hoc.
+	Kind string
+	// Start and End are the first occurrence's times.
+	Start, End *time.Time
+	// RecursUntil is the end of the last occurrence of a recurring
+	// meeting; absent means no end date.
+	RecursUntil *time.Time
+	Extensions
+}
+
+func (d *dec) schedule() *Schedule {
+	el := d.one("schedule", NamespaceParley)
+	if el == nil {
+		return nil
+	}
+	s := d.sub(el)
+	out := &Schedule{
+		Kind:        s.token("kind", NamespaceParley),
+		Start:       s.time("start", NamespaceParley),
+		End:         s.time("end", NamespaceParley),
+		RecursUntil: s.time("recurs-until", NamespaceParley),
+	}
+	s.done(&out.Extensions)
+	return out
+}
+
+func (sc *Schedule) encode() *Element {
+	e := newEnc(plName("schedule"), &sc.Extensions)
+	e.token("kind", NamespaceParley, sc.Kind)
+	e.time("start", NamespaceParley, sc.Start)
+	e.time("end", NamespaceParley, sc.End)
+	e.time("recurs-until", NamespaceParley, sc.RecursUntil)
+	return e.done()
+}
+
+// maxBase64 bounds the decoded size of base64 extension values: a sealed
+// passcode is 32 + 16 + 16 bytes at most, a public key 32.
+const maxBase64 = 1024
+
+// sealed reads an optional element of the form <pl:NAME alg="...">base64</pl:NAME>.
+func (d *dec) sealed(local string) (alg string, b []byte, ok bool) {
+	el := d.one(local, NamespaceParley)
+	if el == nil {
+		return "", nil, false
+	}
+	if len(el.Children) > 0 {
+		d.failf("<%s> must hold text only", local)
+		return "", nil, false
+	}
+	for _, a := range el.Attrs {
+		if a.Name.Space != "" || a.Name.Local != "alg" {
+			d.failf("<%s> has an unknown attribute %s", local, a.Name.Local)
+			return "", nil, false
+		}
+		alg = a.Value
+	}
+	if alg == "" {
+		d.failf("<%s> needs an alg attribute", local)
+		return "", nil, false
+	}
+	text := strings.TrimSpace(el.Text)
+	if base64.StdEncoding.DecodedLen(len(text)) > maxBase64 {
+		d.failf("<%s> longer than %d bytes", local, maxBase64)
+		return "", nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil {
+		d.failf("<%s> is not base64", local)
+		return "", nil, false
+	}
+	return alg, b, true
+}
+
+func (e *enc) sealed(local, alg string, b []byte) {
+	e.add(&Element{
+		Name:  plName(local),
+		Attrs: []xml.Attr{{Name: xml.Name{Local: "alg"}, Value: alg}},
+		Text:  base64.StdEncoding.EncodeToString(b),
+	})
+}
