@@ -83,6 +83,7 @@ var commands = map[string]func() Command{
 	"getConference":               func() Command { return new(GetConference) },
 	"modifyConference":            func() Command { return new(ModifyConference) },
 	"deleteConference":            func() Command { return new(DeleteConference) },
+	"getConferenceSummaries":      func() Command { return new(GetConferenceSummaries) },
 	"addUser":                     func() Command { return new(AddUser) },
 	"deleteUser":                  func() Command { return new(DeleteUser) },
 	"modifyUserRoles":             func() Command { return new(ModifyUserRoles) },

@@ -60,7 +60,7 @@ func TestParseRequestErrors(t *testing.T) {
 		{"no command", wrapRequest(``), ErrEnvelope, DiagParseFailed, false},
 		{"two commands", wrapRequest(`<deleteUser/><addUser/>`), ErrEnvelope, DiagParseFailed, false},
 		{"text in envelope", wrapRequest(`oops<deleteUser/>`), ErrEnvelope, DiagParseFailed, false},
-		{"unknown command", wrapRequest(`<getConferenceSummaries/>`), ErrUnknownCommand, DiagNotImplemented, true},
+		{"unknown command", wrapRequest(`<getConferenceDirectory/>`), ErrUnknownCommand, DiagNotImplemented, true},
 		{"command in foreign namespace", wrapRequest(`<x:deleteUser xmlns:x="urn:x"/>`), ErrUnknownCommand, DiagNotImplemented, true},
 		{"bad boolean", wrapRequest(`<modifyConferenceLock><locked>yes</locked></modifyConferenceLock>`), ErrInvalid, DiagParseFailed, true},
 		{"repeated keys", wrapRequest(`<deleteUser><userKeys/><userKeys/></deleteUser>`), ErrInvalid, DiagParseFailed, true},
@@ -260,7 +260,7 @@ func TestNewFailure(t *testing.T) {
 		t.Errorf("diagnostic = %d, want %d", f.Diagnostic, DiagAuthorizationFailed)
 	}
 
-	f = NewFailure(req, "getConferenceSummaries", "notSupported", DiagNotImplemented)
+	f = NewFailure(req, "getConferenceDirectory", "notSupported", DiagNotImplemented)
 	if _, ok := f.Response.Command.(*Unsupported); !ok {
 		t.Errorf("command = %T, want *Unsupported", f.Response.Command)
 	}
@@ -268,7 +268,7 @@ func TestNewFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `<getConferenceSummaries reason="notSupported"/>`) {
+	if !strings.Contains(string(b), `<getConferenceDirectory reason="notSupported"/>`) {
 		t.Errorf("failure body lacks the unknown command element:\n%s", b)
 	}
 }

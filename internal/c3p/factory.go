@@ -361,3 +361,33 @@ func (c *DeleteConference) encode() *Element {
 	e.conferenceInfo(c.ConferenceInfo)
 	return e.done()
 }
+
+// GetConferenceSummaries lists the conferences the requester organized
+// (UCMA ConferenceServices.BeginGetConferenceSummaries; [MS-CONFPRO] lists
+// the command among the Focus Factory's). The public documents show neither
+// element's content: the response here carries one conference-info per
+// conference with the summary fields UCMA's ConferenceSummary exposes
+// (conference URI, conference-id, subject, admission policy), plus what
+// else the Focus Factory includes. The request is empty.
+type GetConferenceSummaries struct {
+	Conferences []*ConferenceInfo
+	Extensions
+}
+
+// CommandName implements Command.
+func (*GetConferenceSummaries) CommandName() string { return "getConferenceSummaries" }
+
+func (c *GetConferenceSummaries) decode(d *dec) {
+	for _, el := range d.all("conference-info", ciSpaces...) {
+		c.Conferences = append(c.Conferences, d.conferenceInfo(el))
+	}
+	d.done(&c.Extensions)
+}
+
+func (c *GetConferenceSummaries) encode() *Element {
+	e := newEnc(c3pName(c.CommandName()), &c.Extensions)
+	for _, ci := range c.Conferences {
+		e.conferenceInfo(ci)
+	}
+	return e.done()
+}

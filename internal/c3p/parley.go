@@ -1,8 +1,12 @@
 package c3p
 
 import (
+	"crypto/ecdh"
+	"crypto/hpke"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -120,4 +124,61 @@ func (e *enc) sealed(local, alg string, b []byte) {
 		Attrs: []xml.Attr{{Name: xml.Name{Local: "alg"}, Value: alg}},
 		Text:  base64.StdEncoding.EncodeToString(b),
 	})
+}
+
+// passcodeInfo binds sealed passcodes to their purpose (RFC 9180 §5.1 info).
+var passcodeInfo = []byte("parley passcode v1")
+
+// ErrSealed reports a sealed passcode that cannot be opened: another
+// algorithm, a wrong key or a tampered ciphertext.
+var ErrSealed = errors.New("c3p: sealed passcode cannot be opened")
+
+// maxPasscodeLen bounds what SealPasscode accepts and OpenPasscode returns.
+const maxPasscodeLen = 64
+
+// DerivePasscodeKey derives the Focus Factory's passcode key pair from a
+// secret (RFC 9180 §7.1.3 DeriveKeyPair), so that every front end of a
+// deployment publishes the same key without storing it.
+func DerivePasscodeKey(secret []byte) (hpke.PrivateKey, error) {
+	k, err := hpke.DHKEM(ecdh.X25519()).DeriveKeyPair(secret)
+	if err != nil {
+		return nil, fmt.Errorf("c3p: deriving the passcode key: %w", err)
+	}
+	return k, nil
+}
+
+// SealPasscode encrypts a passcode to a Focus Factory's public key (the
+// PasscodeKey of its getConferencingCapabilities response), as an
+// organizer's client does before addConference.
+func SealPasscode(key *PublicKey, passcode string) (*Sealed, error) {
+	if key == nil || key.Alg != PasscodeAlgorithm {
+		return nil, fmt.Errorf("%w: no key for %s", ErrSealed, PasscodeAlgorithm)
+	}
+	if len(passcode) > maxPasscodeLen {
+		return nil, fmt.Errorf("%w: passcode longer than %d", ErrSealed, maxPasscodeLen)
+	}
+	pub, err := hpke.DHKEM(ecdh.X25519()).NewPublicKey(key.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSealed, err)
+	}
+	ct, err := hpke.Seal(pub, hpke.HKDFSHA256(), hpke.AES128GCM(), passcodeInfo, []byte(passcode))
+	if err != nil {
+		return nil, fmt.Errorf("c3p: sealing the passcode: %w", err)
+	}
+	return &Sealed{Alg: PasscodeAlgorithm, Ciphertext: ct}, nil
+}
+
+// OpenPasscode decrypts a sealed passcode with the Focus Factory's key.
+func (s *Sealed) OpenPasscode(key hpke.PrivateKey) (string, error) {
+	if s.Alg != PasscodeAlgorithm {
+		return "", fmt.Errorf("%w: unknown algorithm %q", ErrSealed, s.Alg)
+	}
+	pt, err := hpke.Open(key, hpke.HKDFSHA256(), hpke.AES128GCM(), passcodeInfo, s.Ciphertext)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrSealed, err)
+	}
+	if len(pt) > maxPasscodeLen {
+		return "", fmt.Errorf("%w: passcode longer than %d", ErrSealed, maxPasscodeLen)
+	}
+	return string(pt), nil
 }

@@ -96,3 +96,63 @@ func TestParleyExtensionsRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestSealPasscode(t *testing.T) {
+	key, err := DerivePasscodeKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &PublicKey{Alg: PasscodeAlgorithm, Key: key.PublicKey().Bytes()}
+	s, err := SealPasscode(pub, "482913")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(s.Ciphertext), "482913") {
+		t.Fatal("ciphertext contains the passcode")
+	}
+	got, err := s.OpenPasscode(key)
+	if err != nil || got != "482913" {
+		t.Fatalf("OpenPasscode = %q, %v; want 482913", got, err)
+	}
+	other, _ := DerivePasscodeKey([]byte("another secret, also 32 bytes.."))
+	if _, err := s.OpenPasscode(other); !errors.Is(err, ErrSealed) {
+		t.Errorf("open with another key: %v, want ErrSealed", err)
+	}
+	tampered := &Sealed{Alg: s.Alg, Ciphertext: append([]byte(nil), s.Ciphertext...)}
+	tampered.Ciphertext[len(tampered.Ciphertext)-1] ^= 1
+	if _, err := tampered.OpenPasscode(key); !errors.Is(err, ErrSealed) {
+		t.Errorf("open tampered: %v, want ErrSealed", err)
+	}
+	if _, err := (&Sealed{Alg: "rot13", Ciphertext: s.Ciphertext}).OpenPasscode(key); !errors.Is(err, ErrSealed) {
+		t.Errorf("open unknown alg: %v, want ErrSealed", err)
+	}
+	if _, err := SealPasscode(&PublicKey{Alg: PasscodeAlgorithm, Key: []byte{1, 2}}, "1"); !errors.Is(err, ErrSealed) {
+		t.Errorf("seal to a bad key: %v, want ErrSealed", err)
+	}
+}
+
+func TestConferenceURI(t *testing.T) {
+	u := ConferenceURI("sip:alice@parley.test", ServiceFocus, "TPDD8VYG")
+	if want := "sip:alice@parley.test;gruu;opaque=app:conf:focus:id:TPDD8VYG"; u != want {
+		t.Fatalf("ConferenceURI = %q, want %q", u, want)
+	}
+	for _, tc := range []struct {
+		in                string
+		org, service, key string
+		ok                bool
+	}{
+		{u, "sip:alice@parley.test", "focus", "TPDD8VYG", true},
+		{"<sip:bob@x.test;gruu;opaque=app:conf:audio-video:id:K1>", "sip:bob@x.test", "audio-video", "K1", true},
+		{"sip:bob@x.test;opaque=app:conf:focus:id:K1", "", "", "", false},
+		{FocusFactoryURI("sip:bob@x.test"), "", "", "", false},
+		{"sip:bob@x.test;gruu;opaque=user:epid:abc", "", "", "", false},
+		{"sip:bob@x.test;gruu;opaque=app:conf:focus:id:", "", "", "", false},
+		{"tel:+1;gruu;opaque=app:conf:focus:id:K", "", "", "", false},
+		{"", "", "", "", false},
+	} {
+		org, svc, key, ok := ParseConferenceURI(tc.in)
+		if org != tc.org || svc != tc.service || key != tc.key || ok != tc.ok {
+			t.Errorf("ParseConferenceURI(%q) = %q %q %q %v, want %q %q %q %v", tc.in, org, svc, key, ok, tc.org, tc.service, tc.key, tc.ok)
+		}
+	}
+}
