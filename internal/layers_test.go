@@ -22,6 +22,7 @@ var layer = map[string]int{
 	"internal/dialplan": 0,
 	"internal/c3p":      0,
 	"internal/confid":   0,
+	"internal/media":    0,
 	// 1: domain model.
 	"internal/directory": 1,
 	// 2: roles.
@@ -29,6 +30,7 @@ var layer = map[string]int{
 	"internal/proxy":        2,
 	"internal/provisioning": 2,
 	"internal/admin":        2,
+	"internal/focusfactory": 2,
 	// 3: adapters.
 	"internal/store":    3,
 	"internal/adminapi": 3,
