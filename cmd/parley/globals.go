@@ -36,7 +36,8 @@ func newRootCmd() *cobra.Command {
 		Long: `Parley runs a Standard Edition conferencing front end (parley serve) and
 administers it: users, access numbers, location profiles, regions, meeting
 policies, pools and the organization. The admin commands talk to the server
-running for --data DIR through its admin API.`,
+running for --data DIR through its admin API; parley meeting schedules
+meetings as an organizer's SIP client of that server's Focus Factory.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
@@ -48,7 +49,7 @@ running for --data DIR through its admin API.`,
 	root.AddCommand(
 		newServeCmd(g),
 		newUserCmd(g), newAccessNumberCmd(g), newLocationProfileCmd(g), newRegionCmd(g),
-		newPolicyCmd(g), newPoolCmd(g), newOrgCmd(g),
+		newPolicyCmd(g), newPoolCmd(g), newOrgCmd(g), newMeetingCmd(g),
 	)
 	explainErrors(root, g)
 	return root

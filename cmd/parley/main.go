@@ -7,10 +7,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 func main() {
+	// sipgo logs a few conditions through a package-level logger rather
+	// than the ones a user agent is given, among them a spurious warning
+	// each time a client connection closes. Parley passes its loggers to
+	// every layer it builds, so the package-level one only prints noise;
+	// it is set here, before any goroutine can read it.
+	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -19,7 +19,7 @@ func newUserCmd(g *globals) *cobra.Command {
 		Short: "Manage users",
 	}
 	cmd.AddCommand(newUserAddCmd(g), newUserListCmd(g), newUserShowCmd(g), newUserSetPINCmd(g),
-		newUserSetPasswordCmd(g), newUserUnlockPINCmd(g), newUserSetCmd(g), newUserDeleteCmd(g))
+		newUserSetPasswordCmd(g), newUserUnlockPINCmd(g), newUserResetConferenceIDCmd(g), newUserSetCmd(g), newUserDeleteCmd(g))
 	return cmd
 }
 
@@ -232,6 +232,25 @@ func newUserUnlockPINCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.confirm(u, "Unlocked the PIN of %s.", u.URI)
+		},
+	}
+}
+
+func newUserResetConferenceIDCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reset-conference-id URI",
+		Short: "Give a user a new personal (My Meeting) conference ID; the old one stops working",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			u, err := c.ResetConferenceID(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return g.confirm(u, "The conference ID of %s is now %s.", u.URI, u.ConferenceID)
 		},
 	}
 }

@@ -41,6 +41,8 @@ type Service struct {
 	// PostgreSQL database are still protected by the store's own
 	// constraints, which turn a lost race into ErrExists.
 	mu sync.Mutex
+	// conf is the Focus Factory, for conference IDs; nil until wired.
+	conf Conferencing
 }
 
 // New returns a Service over store. A nil log discards messages.

@@ -221,6 +221,10 @@ func (s *Service) AddUser(ctx context.Context, in AddUser) (User, error) {
 		return User{}, storeErr(err, "add", "user "+uri)
 	}
 	s.log.InfoContext(ctx, "user added", "uri", uri, "pool", u.Pool, "pin_set", u.PIN.IsSet())
+	s.afterAdd(ctx, uri)
+	if cur, err := s.store.User(ctx, uri); err == nil {
+		u = cur
+	}
 	return view(u, pool.PSTN.PINExpiryDays, s.now()), nil
 }
 
@@ -420,8 +424,9 @@ func (s *Service) SetUser(ctx context.Context, uri string, p UserPatch) (User, e
 	if err := s.checkNumbers(ctx, u); err != nil {
 		return User{}, err
 	}
-	want := u
+	want, oldPool := u, ""
 	u, err = s.store.UpdateUser(ctx, uri, func(cur *directory.User) error {
+		oldPool = cur.Pool
 		// Only the fields a patch may change are copied, so a PIN
 		// attempt counted since the read above is kept.
 		cur.DisplayName, cur.Extension, cur.LineURI = want.DisplayName, want.Extension, want.LineURI
@@ -433,6 +438,16 @@ func (s *Service) SetUser(ctx context.Context, uri string, p UserPatch) (User, e
 		return User{}, storeErr(err, "update", "user "+uri)
 	}
 	s.log.InfoContext(ctx, "user updated", "uri", uri)
+	if oldPool != u.Pool && s.conf != nil {
+		// A conference ID names its pool: the user's meetings get new
+		// ones in the new pool (seed 000, "Focus Factory").
+		if _, err := s.conf.Rehome(ctx, uri); err != nil {
+			return User{}, fmt.Errorf("user %s moved to %s, but his meetings could not follow: %w", uri, u.Pool, err)
+		}
+		if u, err = s.store.User(ctx, uri); err != nil {
+			return User{}, storeErr(err, "read", "user "+uri)
+		}
+	}
 	return s.view(ctx, u)
 }
 

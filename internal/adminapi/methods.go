@@ -213,6 +213,11 @@ func (c *Client) SetPIN(ctx context.Context, uri, pin string) (admin.User, error
 	return send[admin.User](ctx, c, http.MethodPut, path("users", uri, "pin"), PINRequest{PIN: pin})
 }
 
+// ResetConferenceID gives a user a new personal conference ID.
+func (c *Client) ResetConferenceID(ctx context.Context, uri string) (admin.User, error) {
+	return send[admin.User](ctx, c, http.MethodPost, path("users", uri, "conference-id", "reset"), nil)
+}
+
 // UnlockPIN clears a user's PIN lockout.
 func (c *Client) UnlockPIN(ctx context.Context, uri string) (admin.User, error) {
 	return send[admin.User](ctx, c, http.MethodPost, path("users", uri, "pin", "unlock"), nil)

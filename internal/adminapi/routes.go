@@ -185,6 +185,10 @@ func (h *handler) routes() {
 		u, err := s.SetPIN(r.Context(), r.PathValue("uri"), v.PIN)
 		return ok, u, err
 	}))
+	h.handle("POST /users/{uri}/conference-id/reset", func(r *http.Request) (int, any, error) {
+		u, err := s.ResetConferenceID(r.Context(), r.PathValue("uri"))
+		return ok, u, err
+	})
 	h.handle("POST /users/{uri}/pin/unlock", func(r *http.Request) (int, any, error) {
 		u, err := s.UnlockPIN(r.Context(), r.PathValue("uri"))
 		return ok, u, err

@@ -72,6 +72,9 @@ type GetConferencingCapabilities struct {
 	// PasscodeRequired is pl:passcode-required: the organizer's meeting
 	// policy requires a passcode on anonymous meetings.
 	PasscodeRequired *bool
+	// PasscodeMinLength is pl:passcode-min-length: the fewest digits a
+	// passcode may have in the organizer's pool.
+	PasscodeMinLength *uint64
 	Extensions
 }
 
@@ -88,6 +91,7 @@ func (c *GetConferencingCapabilities) decode(d *dec) {
 		c.PasscodeKey = &PublicKey{Alg: alg, Key: b}
 	}
 	c.PasscodeRequired = d.boolean("passcode-required", NamespaceParley)
+	c.PasscodeMinLength = d.number("passcode-min-length", NamespaceParley)
 	d.done(&c.Extensions)
 }
 
@@ -102,6 +106,7 @@ func (c *GetConferencingCapabilities) encode() *Element {
 		e.sealed("passcode-key", k.Alg, k.Key)
 	}
 	e.boolean("passcode-required", NamespaceParley, c.PasscodeRequired)
+	e.number("passcode-min-length", NamespaceParley, c.PasscodeMinLength)
 	return e.done()
 }
 

@@ -54,8 +54,9 @@ func TestParleyExtensionsRoundTrip(t *testing.T) {
 			}}},
 			DefaultRegion: "US West",
 		}},
-		PasscodeKey:      &PublicKey{Alg: PasscodeAlgorithm, Key: make([]byte, 32)},
-		PasscodeRequired: ptr(true),
+		PasscodeKey:       &PublicKey{Alg: PasscodeAlgorithm, Key: make([]byte, 32)},
+		PasscodeRequired:  ptr(true),
+		PasscodeMinLength: ptr[uint64](5),
 	})
 	b, err = res.Marshal()
 	if err != nil {

@@ -38,6 +38,8 @@ func (f *Factory) capabilities(ctx context.Context, o organizer) (c3p.Command, *
 	out.PasscodeKey = &c3p.PublicKey{Alg: c3p.PasscodeAlgorithm, Key: f.pubKey}
 	required := o.policy.PasscodeRequired
 	out.PasscodeRequired = &required
+	minLen := uint64(o.pool.PSTN.MinPINLength)
+	out.PasscodeMinLength = &minLen
 	return out, nil
 }
 

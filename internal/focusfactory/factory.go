@@ -47,6 +47,11 @@ type Config struct {
 	// Domain is the organization's primary SIP domain; focus URIs are
 	// built on the organizer's URI, so it is only used for diagnostics.
 	Domain string
+	// Local maps our aliases (the server's own host names and
+	// addresses) to the organization's domain, so that a request to
+	// sip:alice@10.0.0.5 reaches alice's Focus Factory; nil means names
+	// are taken as they are.
+	Local *sipx.Local
 	// Codec makes and reads conference IDs under the organization key.
 	Codec *confid.Codec
 	// Allocator picks the local portion of new conference IDs; the zero
@@ -182,13 +187,13 @@ func refuse(reason string, d c3p.Diagnostic, format string, a ...any) *failure {
 // dispatch checks who is asking and runs the command.
 func (f *Factory) dispatch(ctx context.Context, req *sip.Request, user string, creq *c3p.Request) (*c3p.Response, *failure) {
 	if user == "" {
-		user = aorOf(req.From().Address) // authentication is off: trust From, as the proxy does
+		user = f.aor(req.From().Address) // authentication is off: trust From, as the proxy does
 	}
-	owner := aorOf(req.Recipient)
+	owner := f.aor(req.Recipient)
 	switch {
-	case !sameURI(creq.From, user):
+	case !sameURI(f.canonical(creq.From), user):
 		return nil, refuse(reasonUnauthorized, c3p.DiagBadFrom, "C3P from %q is not the authenticated user %s", creq.From, user)
-	case !strings.EqualFold(baseURI(creq.To), owner) || !isFactoryURI(creq.To):
+	case !strings.EqualFold(f.canonical(creq.To), owner) || !isFactoryURI(creq.To):
 		return nil, refuse(reasonMalformed, c3p.DiagBadTo, "C3P to %q is not the Focus Factory of the Request-URI", creq.To)
 	case !strings.EqualFold(owner, user):
 		return nil, refuse(reasonUnauthorized, c3p.DiagAuthorizationFailed, "%s may not use the Focus Factory of %s", user, owner)
@@ -300,9 +305,26 @@ func (f *Factory) reject(req *sip.Request, code int, reason, detail string, d c3
 // mcuTypes are the MCU types Parley's pools run.
 func mcuTypes() []string { return []string{c3p.MCUTypeChat, c3p.MCUTypeAudioVideo} }
 
-// aorOf is the address-of-record of a SIP URI as the directory spells it.
-func aorOf(u sip.Uri) string {
-	return "sip:" + strings.ToLower(u.User) + "@" + strings.ToLower(u.Host)
+// aor is the address-of-record of a SIP URI as the directory spells it,
+// with an alias host replaced by the organization's domain.
+func (f *Factory) aor(u sip.Uri) string {
+	host := strings.ToLower(u.Host)
+	if f.cfg.Local != nil {
+		if d, ok := f.cfg.Local.Canonical(host); ok {
+			host = d
+		}
+	}
+	return "sip:" + strings.ToLower(u.User) + "@" + host
+}
+
+// canonical is a URI string's address-of-record (see aor), or the URI
+// without its parameters when it does not parse.
+func (f *Factory) canonical(s string) string {
+	var u sip.Uri
+	if err := sip.ParseUri(baseURI(s), &u); err != nil {
+		return baseURI(s)
+	}
+	return f.aor(u)
 }
 
 // mediaType is a Content-Type value without its parameters.

@@ -34,6 +34,9 @@ func TestCapabilities(t *testing.T) {
 	if got.PasscodeKey == nil || got.PasscodeKey.Alg != c3p.PasscodeAlgorithm || len(got.PasscodeKey.Key) != 32 {
 		t.Errorf("passcode key = %+v", got.PasscodeKey)
 	}
+	if got.PasscodeMinLength == nil || *got.PasscodeMinLength != 5 {
+		t.Errorf("passcode-min-length = %v, want the pool's 5", got.PasscodeMinLength)
+	}
 	if got.PasscodeRequired == nil || !*got.PasscodeRequired {
 		t.Errorf("passcode-required = %v, want true under Default", got.PasscodeRequired)
 	}

@@ -95,8 +95,14 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if hostname == "" {
 		hostname = host
 	}
+	local := newLocal(cfg.SIP, org, hostname, poolFQDN)
+	ff, err := newFocusFactory(org, hostname, local, db, dir, log.With("role", "focusfactory"))
+	if err != nil {
+		return err
+	}
+	svc.SetConferencing(ff)
 	sipSrv, err := newSIPServer(ctx, sipDeps{
-		cfg: cfg.SIP, hostname: hostname, poolFQDN: poolFQDN, org: org, dir: dir, log: log,
+		cfg: cfg.SIP, hostname: hostname, poolFQDN: poolFQDN, org: org, dir: dir, ff: ff, local: local, log: log,
 	})
 	if err != nil {
 		return err
@@ -130,6 +136,17 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 	g.Go(func() error { return sipSrv.run(gctx) })
 	g.Go(func() error { return dir.Run(gctx) })
+	g.Go(func() error { ff.RunSweeper(gctx, sweepInterval); return nil })
+	g.Go(func() error {
+		// Users created before conferencing ran (the demo ones, an
+		// upgrade) get their personal conference IDs in the background.
+		if n, err := svc.AssignMissingConferenceIDs(gctx); err != nil && gctx.Err() == nil {
+			log.Error("assigning personal conference IDs", "err", err)
+		} else if n > 0 {
+			log.Info("personal conference IDs assigned", "users", n)
+		}
+		return nil
+	})
 
 	if err := writeRunFile(opts.DataDir, info); err != nil {
 		return err

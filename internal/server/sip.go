@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/emiago/sipgo"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/focusfactory"
 	"github.com/parleyhq/parley/internal/provisioning"
 	"github.com/parleyhq/parley/internal/proxy"
 	"github.com/parleyhq/parley/internal/registrar"
@@ -33,7 +35,20 @@ type sipDeps struct {
 	poolFQDN string
 	org      directory.Organization
 	dir      directory.Store
+	ff       *focusfactory.Factory
+	local    *sipx.Local
 	log      *slog.Logger
+}
+
+// newLocal says which hosts are ours: the organization's domains, and as
+// aliases the listen address, the server's and pool's names and localhost.
+func newLocal(cfg config.SIPConfig, org directory.Organization, hostname, poolFQDN string) *sipx.Local {
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	aliases := []string{host, hostname, poolFQDN, "localhost"}
+	if h, err := os.Hostname(); err == nil {
+		aliases = append(aliases, h)
+	}
+	return sipx.NewLocal(org.Domains, aliases)
 }
 
 // sipServer owns the sipgo user agent and the SIP roles.
@@ -46,6 +61,10 @@ type sipServer struct {
 	front  *regFront
 	prx    *proxy.Proxy
 	prov   *provisioning.Service
+	ff     *focusfactory.Factory
+	// auth challenges requests to the roles served here; nil when
+	// authentication is off.
+	auth *digest.Authenticator
 
 	// inFlight counts server transactions being handled; past max the
 	// server answers 503 rather than queueing (RFC 3261 §21.5.4).
@@ -57,15 +76,24 @@ type sipServer struct {
 	log      *slog.Logger
 }
 
+// maxUDPMessage is the largest SIP message written on UDP: an IPv4 UDP
+// datagram's largest payload.
+const maxUDPMessage = 65507
+
+// liftUDPLimit removes sipgo v1.7.2's 1300-byte cap on every UDP message
+// (sip.UDPMTUSize less 200). RFC 3261 §18.1.1 moves large *requests* to a
+// congestion-controlled transport, but a response must go back on the
+// transport the request came on (§18.2.2): with the cap, a Focus Factory
+// answer or a proxied 200 OK with a long SDP was dropped and the client
+// retransmitted into a new transaction. sipgo exposes the cap only as a
+// package variable, so it is set once here.
+var liftUDPLimit = sync.OnceFunc(func() { sip.UDPMTUSize = maxUDPMessage + 200 })
+
 func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
+	liftUDPLimit()
 	s := &sipServer{max: int64(d.cfg.MaxInFlight), hostname: d.hostname, log: d.log.With("component", "sip")}
 
-	host, _, _ := net.SplitHostPort(d.cfg.Listen)
-	aliases := []string{host, d.hostname, d.poolFQDN, "localhost"}
-	if h, err := os.Hostname(); err == nil {
-		aliases = append(aliases, h)
-	}
-	s.local = sipx.NewLocal(d.org.Domains, aliases)
+	s.local = d.local
 
 	var prx *proxy.Proxy // set below; the transaction layer needs the handler first
 	var front *regFront  // likewise for the transport layer's read filter
@@ -140,7 +168,9 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 			return err == nil
 		},
 	}
+	s.ff = d.ff
 	if d.cfg.Authenticate {
+		s.auth = auth
 		pcfg.Authenticate = func(ctx context.Context, req *sip.Request, source string) (string, *sip.Response) {
 			return auth.Authenticate(ctx, req, digest.Proxy, source)
 		}
@@ -163,6 +193,7 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 		sip.REFER, sip.INFO, sip.MESSAGE, sip.PRACK, sip.UPDATE, sip.PUBLISH} {
 		s.srv.OnRequest(m, s.guard(prx.ServeSIP))
 	}
+	s.srv.OnRequest("SERVICE", s.guard(s.serveSERVICE))
 	s.srv.OnNoRoute(s.guard(prx.ServeSIP))
 	return s, nil
 }

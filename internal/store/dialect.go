@@ -106,6 +106,8 @@ var primaryKeys = map[string]string{
 	"meeting_policies":       "name",
 	"access_numbers":         "line_uri",
 	"users":                  "uri",
+	"meetings":               "organizer",
+	"meeting_ids_used":       "id",
 	"schema_migrations":      "version",
 }
 

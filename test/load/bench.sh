@@ -9,6 +9,10 @@
 #   calls/s      uac_call.xml -> proxy -> uas.xml: INVITE, 180, 200, ACK,
 #                BYE, 200 through the transaction-stateful, record-routing
 #                proxy, to a SIPp callee registered at the proxy
+#   addConference/s  addconference.xml: SIP SERVICE with a C3P
+#                addConference asking for a dial-in conference ID, to the
+#                organizer's Focus Factory, stored in SQLite (Parley only:
+#                Kamailio has no Focus Factory, so there is no ratio)
 #
 # For each it prints the achieved rate, retransmissions (UDP loss shows up
 # there first) and the CPU of the server processes and of SIPp, which share
@@ -39,6 +43,7 @@ if [[ $QUICK == 1 ]]; then
 	USERS=3000
 	REG_RATES="2000 6000 12000"
 	CALL_RATES="200 600 1200"
+	CONF_RATES="500 1000 2000"
 else
 	IDLE_WAIT=${IDLE_WAIT:-30}
 	RETRIES=${RETRIES:-2}
@@ -46,6 +51,7 @@ else
 	USERS=20000
 	REG_RATES="2000 5000 10000 15000 20000 25000 30000"
 	CALL_RATES="250 500 1000 1500 2000 2500 3000 3500"
+	CONF_RATES="1000 2000 3000 4000 5000 6000"
 fi
 
 # Ports: each server in its own range; SIPp instances above both.
@@ -359,6 +365,17 @@ bench_server() {
 	wait "$UAS_PID" 2>/dev/null || true
 	UAS_PID=
 
+	if [[ $server == parley ]]; then
+		# Organizers in the organization's domain: the C3P from must be
+		# the user's address-of-record.
+		write_users "$WORK/organizers.csv" u "$USERS" parley.test
+		wait_idle
+		log "addConference ladder ($CONF_RATES /s, ${WINDOW}s each)"
+		ladder addconf "$TARGET" addconference.xml "$CONF_RATES" -inf "$WORK/organizers.csv" -p $SIPP_UAC
+		RESULT[$server,conf]=$BEST_RATE RESULT[$server,conf_cpu]=$BEST_CORES RESULT[$server,conf_sipp]=$BEST_SIPP
+		RESULT[$server,conf_other]=$BEST_OTHER
+	fi
+
 	local pss1
 	pss1=$(server_pss)
 	RESULT[$server,pss]=$((pss1 / 1024))
@@ -394,4 +411,7 @@ row "calls/s INVITE-200-ACK-BYE, no failures" calls
 row "  server CPU at that rate (cores)" calls_cpu
 row "  SIPp CPU, caller + callee (cores)" calls_sipp noratio
 row "  other processes meanwhile (cores)" calls_other noratio
+row "addConference/s via SERVICE, no failures" conf noratio
+row "  server CPU at that rate (cores)" conf_cpu noratio
+row "  SIPp CPU at that rate (cores)" conf_sipp noratio
 row "server memory at the end, PSS (MiB)" pss

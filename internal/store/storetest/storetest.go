@@ -17,7 +17,8 @@ import (
 )
 
 // Run runs the suite. open returns a new, empty store for each subtest and
-// arranges its cleanup with t.Cleanup. The subtests run in parallel.
+// arranges its cleanup with t.Cleanup. The subtests run in parallel. The
+// meeting subtests also need the store to be a directory.MeetingStore.
 func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 	t.Helper()
 	x := suite{open: open}
@@ -41,6 +42,18 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 	t.Run("UpdateUserConcurrent", x.updateUserConcurrent)
 	t.Run("DeleteUser", x.deleteUser)
 	t.Run("DeleteInUse", x.deleteInUse)
+	t.Run("MeetingRoundTrip", x.meetingRoundTrip)
+	t.Run("MeetingUnique", x.meetingUnique)
+	t.Run("MeetingIDNeverReused", x.meetingIDNeverReused)
+	t.Run("MeetingRejected", x.meetingRejected)
+	t.Run("UpdateMeeting", x.updateMeeting)
+	t.Run("UpdateMeetingRejected", x.updateMeetingRejected)
+	t.Run("UpdateMeetingConcurrent", x.updateMeetingConcurrent)
+	t.Run("ExpiredMeetings", x.expiredMeetings)
+	t.Run("ConferenceIDs", x.conferenceIDs)
+	t.Run("PersonalMeeting", x.personalMeeting)
+	t.Run("MeetingCascade", x.meetingCascade)
+	t.Run("MeetingCreateConcurrent", x.meetingCreateConcurrent)
 }
 
 // suite holds the tests of the suite as methods, so that each can be
