@@ -27,7 +27,7 @@ import (
 // organization (alice and bob, the Redmond access number, the Default
 // policy that requires passcodes on anonymous dial-in meetings).
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	ff     *focusfactory.Factory
 	demo   admin.Demo
@@ -39,11 +39,22 @@ type harness struct {
 
 var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
-func newHarness(t *testing.T, tweak ...func(*focusfactory.Config)) *harness {
+func newHarness(t testing.TB, tweak ...func(*focusfactory.Config)) *harness {
+	t.Helper()
+	return newHarnessDSN(t, "sqlite::memory:", tweak...)
+}
+
+// newHarnessFile is a harness on a SQLite file, as a server runs it.
+func newHarnessFile(t testing.TB) *harness {
+	t.Helper()
+	return newHarnessDSN(t, "sqlite:"+t.TempDir()+"/parley.db")
+}
+
+func newHarnessDSN(t testing.TB, dsn string, tweak ...func(*focusfactory.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(ctx, "sqlite::memory:", log)
+	db, err := store.Open(ctx, dsn, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +105,7 @@ const bob = "sip:bob@parley.test"
 
 // sipRequest builds a SERVICE request on the wire and parses it, so that
 // the factory sees what sipgo hands the server.
-func sipRequest(t *testing.T, method, target, from, contentType string, body []byte) *sip.Request {
+func sipRequest(t testing.TB, method, target, from, contentType string, body []byte) *sip.Request {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, target)
@@ -180,7 +191,7 @@ func (h *harness) send(req *sip.Request, user string) result {
 }
 
 // ok fails unless r is a C3P success and returns its command.
-func (r result) ok(t *testing.T) c3p.Command {
+func (r result) ok(t testing.TB) c3p.Command {
 	t.Helper()
 	if r.sip.StatusCode != 200 || r.c3p == nil || r.c3p.Code != c3p.CodeSuccess {
 		t.Fatalf("want success; got %d %s, C3P %+v, diag %q, warning %q\n%s", r.sip.StatusCode, r.sip.Reason, r.c3p, r.diag, r.warn, r.sip.Body())
@@ -189,7 +200,7 @@ func (r result) ok(t *testing.T) c3p.Command {
 }
 
 // failed fails unless r is a C3P failure with reason and ms-diagnostics code.
-func (r result) failed(t *testing.T, reason string, diag c3p.Diagnostic) {
+func (r result) failed(t testing.TB, reason string, diag c3p.Diagnostic) {
 	t.Helper()
 	if r.sip.StatusCode != 200 || r.c3p == nil || r.c3p.Code != c3p.CodeFailure {
 		t.Fatalf("want a C3P failure; got %d %s, C3P %+v\n%s", r.sip.StatusCode, r.sip.Reason, r.c3p, r.sip.Body())
