@@ -60,7 +60,7 @@ type Meeting struct {
 	Pool string `json:"pool"`
 	// ConferenceID is the numeric PSTN conference ID callers type, or empty
 	// when the meeting has no dial-in access. The store keeps it unique.
-	ConferenceID string `json:"conference_id,omitempty"`
+	ConferenceID string      `json:"conference_id,omitempty"`
 	Kind         MeetingKind `json:"kind"`
 	Subject      string      `json:"subject,omitempty"`
 	Admission    string      `json:"admission"`
