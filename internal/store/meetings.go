@@ -134,7 +134,8 @@ func (s *DB) Meeting(ctx context.Context, organizer, key string) (directory.Meet
 // MeetingByConferenceID returns the meeting whose PSTN conference ID is
 // conferenceID: the lookup of the attendant once a caller has typed it.
 func (s *DB) MeetingByConferenceID(ctx context.Context, conferenceID string) (directory.Meeting, error) {
-	return one(ctx, s, "meeting with conference ID", conferenceID, meetingByConferenceIDQuery, scanMeeting)
+	return oneRow("meeting with conference ID", conferenceID,
+		s.meetingByConferenceID.QueryRowContext(ctx, conferenceID), scanMeeting)
 }
 
 // Meetings returns the organizer's meetings ordered by key (byte order);

@@ -44,6 +44,8 @@ type DB struct {
 	// Prepared lookups of the SIP request path, which otherwise spends
 	// about half its time compiling the statement.
 	userByURI, userByExtension, userByLineNumber *sql.Stmt
+	// The attendant's lookup of a typed conference ID, likewise.
+	meetingByConferenceID *sql.Stmt
 }
 
 var _ directory.Store = (*DB)(nil)
@@ -121,6 +123,7 @@ func (s *DB) prepare(ctx context.Context) error {
 		{&s.userByURI, userByURIQuery},
 		{&s.userByExtension, userByExtensionQuery},
 		{&s.userByLineNumber, userByLineNumberQuery + s.dialect.collate()},
+		{&s.meetingByConferenceID, meetingByConferenceIDQuery},
 	} {
 		st, err := s.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -207,7 +210,7 @@ func (s *DB) enableWAL(ctx context.Context) error {
 // Close closes the database.
 func (s *DB) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.userByURI, s.userByExtension, s.userByLineNumber} {
+	for _, st := range []*sql.Stmt{s.userByURI, s.userByExtension, s.userByLineNumber, s.meetingByConferenceID} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
