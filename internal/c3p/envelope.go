@@ -91,10 +91,20 @@ var commands = map[string]func() Command{
 	"modifyEndpointMedia":         func() Command { return new(ModifyEndpointMedia) },
 }
 
+// parleyCommands are Parley's own commands, in NamespaceParley.
+var parleyCommands = map[string]func() Command{
+	"resolveConference": func() Command { return new(ResolveConference) },
+	"verifyPasscode":    func() Command { return new(VerifyPasscode) },
+	"verifyPin":         func() Command { return new(VerifyPIN) },
+}
+
 // NewCommand returns an empty command of the given name, or an Unsupported
 // standing for it when the package does not implement it.
 func NewCommand(name string) Command {
 	if f, ok := commands[name]; ok {
+		return f()
+	}
+	if f, ok := parleyCommands[name]; ok {
 		return f()
 	}
 	return &Unsupported{Name: name}
@@ -219,8 +229,12 @@ func parseEnvelope(b []byte, want string) (*Element, *Header, []xml.Attr, error)
 // receives the reason attribute.
 func parseCommand(el *Element, h *Header, reason *string) (Command, error) {
 	name := el.Name.Local
-	newCmd, ok := commands[name]
-	if !ok || el.Name.Space != NamespaceC3P {
+	table := commands
+	if el.Name.Space == NamespaceParley {
+		table = parleyCommands
+	}
+	newCmd, ok := table[name]
+	if !ok || (el.Name.Space != NamespaceC3P && el.Name.Space != NamespaceParley) {
 		return nil, &Error{Header: h, Command: name, Err: fmt.Errorf("%w: {%s}%s", ErrUnknownCommand, el.Name.Space, name)}
 	}
 	var err error

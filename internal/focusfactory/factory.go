@@ -34,6 +34,10 @@ import (
 // Directory is what the Focus Factory reads of the directory.
 type Directory interface {
 	User(ctx context.Context, uri string) (directory.User, error)
+	UserByExtension(ctx context.Context, ext string) (directory.User, error)
+	UserByLineURI(ctx context.Context, lineURI string) (directory.User, error)
+	// UpdateUser counts wrong PINs and locks PINs out.
+	UpdateUser(ctx context.Context, uri string, fn func(*directory.User) error) (directory.User, error)
 	Pool(ctx context.Context, fqdn string) (directory.Pool, error)
 	MeetingPolicy(ctx context.Context, name string) (directory.MeetingPolicy, error)
 	Regions(ctx context.Context) ([]directory.Region, error)
@@ -82,6 +86,7 @@ type Factory struct {
 	ids      *idPools
 	sealer   *accessKeySealer
 	pubKey   []byte
+	guesses  guessLimiter
 
 	// orgLocks serializes commands per organizer, so that the meeting
 	// count limit and the personal meeting are checked and changed
@@ -129,26 +134,9 @@ func Handles(req *sip.Request) bool {
 // challenged requests that need credentials. The response is 200 OK with a
 // C3P response, success or failure, unless the request is not C3P at all.
 func (f *Factory) ServeSERVICE(ctx context.Context, req *sip.Request, user string) *sip.Response {
-	if req.Method != "SERVICE" {
-		return f.reject(req, 405, "Method Not Allowed", "the Focus Factory takes SERVICE requests only", 0)
-	}
-	if ct := req.ContentType(); ct == nil || !strings.EqualFold(mediaType(ct.Value()), c3p.ContentType) {
-		res := f.reject(req, 415, "Unsupported Media Type", "the body must be "+c3p.ContentType, 0)
-		res.AppendHeader(sip.NewHeader("Accept", c3p.ContentType))
-		return res
-	}
-	body := req.Body()
-	if len(body) > c3p.MaxBodySize {
-		return f.reject(req, 413, "Request Entity Too Large",
-			fmt.Sprintf("C3P body of %d bytes exceeds %d", len(body), c3p.MaxBodySize), c3p.DiagParseFailed)
-	}
-	creq, err := c3p.ParseRequest(body)
-	if err != nil {
-		fail, ok := c3p.FailureFor(err)
-		if !ok {
-			return f.reject(req, 400, "Bad Request", err.Error(), c3p.DiagnosticFor(err))
-		}
-		return f.answer(req, fail.Response, fail.Diagnostic, err.Error())
+	creq, bad := f.parse(req)
+	if bad != nil {
+		return bad
 	}
 	res, fail := f.dispatch(ctx, req, user, creq)
 	if fail != nil {
@@ -157,12 +145,42 @@ func (f *Factory) ServeSERVICE(ctx context.Context, req *sip.Request, user strin
 	return f.answer(req, res, 0, "")
 }
 
+// parse reads the C3P request of a SERVICE, or returns the response that
+// refuses it.
+func (f *Factory) parse(req *sip.Request) (*c3p.Request, *sip.Response) {
+	if req.Method != "SERVICE" {
+		return nil, f.reject(req, 405, "Method Not Allowed", "the Focus Factory takes SERVICE requests only", 0)
+	}
+	if ct := req.ContentType(); ct == nil || !strings.EqualFold(mediaType(ct.Value()), c3p.ContentType) {
+		res := f.reject(req, 415, "Unsupported Media Type", "the body must be "+c3p.ContentType, 0)
+		res.AppendHeader(sip.NewHeader("Accept", c3p.ContentType))
+		return nil, res
+	}
+	body := req.Body()
+	if len(body) > c3p.MaxBodySize {
+		return nil, f.reject(req, 413, "Request Entity Too Large",
+			fmt.Sprintf("C3P body of %d bytes exceeds %d", len(body), c3p.MaxBodySize), c3p.DiagParseFailed)
+	}
+	creq, err := c3p.ParseRequest(body)
+	if err != nil {
+		fail, ok := c3p.FailureFor(err)
+		if !ok {
+			return nil, f.reject(req, 400, "Bad Request", err.Error(), c3p.DiagnosticFor(err))
+		}
+		return nil, f.answer(req, fail.Response, fail.Diagnostic, err.Error())
+	}
+	return creq, nil
+}
+
 // failure is a refused command: the C3P reason, the ms-diagnostics code and
 // a human-readable detail for the Warning header.
 type failure struct {
 	reason string
 	diag   c3p.Diagnostic
 	detail string
+	// cmd, when set, is the failure response's command element, for
+	// failures that carry data (attempts left).
+	cmd c3p.Command
 }
 
 func (e *failure) response(req *c3p.Request) *c3p.Response {
@@ -218,6 +236,8 @@ func (f *Factory) dispatch(ctx context.Context, req *sip.Request, user string, c
 		cmd, fail = f.deleteConference(ctx, org, c)
 	case *c3p.GetConferenceSummaries:
 		cmd, fail = f.summaries(ctx, org)
+	case *c3p.ResolveConference, *c3p.VerifyPasscode, *c3p.VerifyPIN:
+		return nil, refuse(reasonUnauthorized, c3p.DiagAuthorizationFailed, "%s is served to trusted services only", creq.Command.CommandName())
 	default:
 		return nil, refuse(reasonOther, c3p.DiagNotImplemented, "%s is not a Focus Factory command", creq.Command.CommandName())
 	}

@@ -161,7 +161,12 @@ func (h *harness) callAs(authUser, c3pFrom, factoryOwner string, cmd c3p.Command
 
 func (h *harness) send(req *sip.Request, user string) result {
 	h.t.Helper()
-	res := h.ff.ServeSERVICE(context.Background(), req, user)
+	return h.read(h.ff.ServeSERVICE(context.Background(), req, user))
+}
+
+// read takes a Focus Factory answer apart.
+func (h *harness) read(res *sip.Response) result {
+	h.t.Helper()
 	out := result{sip: res}
 	if d := res.GetHeader("ms-diagnostics"); d != nil {
 		out.diag = d.Value()

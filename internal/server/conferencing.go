@@ -15,6 +15,7 @@ import (
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focusfactory"
 	"github.com/parleyhq/parley/internal/sipx"
+	"github.com/parleyhq/parley/internal/sipx/trust"
 	"github.com/parleyhq/parley/internal/sipx/digest"
 )
 
@@ -92,6 +93,10 @@ func (s *sipServer) serveSERVICE(req *sip.Request, tx sip.ServerTransaction) {
 	// bounded well within it.
 	ctx, cancel := context.WithTimeout(context.Background(), serviceTimeout)
 	defer cancel()
+	if len(req.GetHeaders(trust.Header)) > 0 {
+		s.serveTrusted(ctx, req, tx)
+		return
+	}
 	user := ""
 	if s.auth != nil {
 		name, reject := s.auth.Authenticate(ctx, req, digest.Proxy, req.Source())
@@ -104,6 +109,40 @@ func (s *sipServer) serveSERVICE(req *sip.Request, tx sip.ServerTransaction) {
 	if err := tx.Respond(s.ff.ServeSERVICE(ctx, req, user)); err != nil {
 		s.log.Warn("focus factory: the response could not be sent", "call_id", req.CallID().Value(), "err", err)
 	}
+}
+
+// serveTrusted answers a trusted service's privileged request: its
+// signature must verify and name a trusted service of the directory
+// (seed 000: the Conferencing Attendant and Announcement Service are
+// trusted by the front end).
+func (s *sipServer) serveTrusted(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) {
+	service, host, err := trust.Verify(s.trustKey, req, time.Now())
+	if err == nil && !s.isTrusted(ctx, service, host) {
+		err = fmt.Errorf("%s at %s is not a trusted service", service, host)
+	}
+	if err != nil {
+		s.log.Warn("untrusted privileged request refused", "source", req.Source(), "err", err)
+		_ = tx.Respond(sipx.Reject(req, 403, "Forbidden", s.hostname, err.Error()))
+		return
+	}
+	if err := tx.Respond(s.ff.ServeTrusted(ctx, req, service+"@"+host)); err != nil {
+		s.log.Warn("focus factory: the response could not be sent", "call_id", req.CallID().Value(), "err", err)
+	}
+}
+
+// isTrusted reports whether the directory lists host as running service.
+func (s *sipServer) isTrusted(ctx context.Context, service, host string) bool {
+	list, err := s.dir.TrustedServices(ctx)
+	if err != nil {
+		s.log.Error("reading trusted services", "err", err)
+		return false
+	}
+	for _, t := range list {
+		if t.Type == service && strings.EqualFold(t.FQDN, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // userAOR is the address-of-record of a digest username, as credentials

@@ -65,6 +65,10 @@ type sipServer struct {
 	// auth challenges requests to the roles served here; nil when
 	// authentication is off.
 	auth *digest.Authenticator
+	// dir is the directory, for trusted services; trustKey checks their
+	// signatures.
+	dir      directory.Store
+	trustKey []byte
 
 	// inFlight counts server transactions being handled; past max the
 	// server answers 503 rather than queueing (RFC 3261 §21.5.4).
@@ -169,6 +173,8 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 		},
 	}
 	s.ff = d.ff
+	s.dir = d.dir
+	s.trustKey = TrustKey(d.org.ConferenceKey)
 	if d.cfg.Authenticate {
 		s.auth = auth
 		pcfg.Authenticate = func(ctx context.Context, req *sip.Request, source string) (string, *sip.Response) {
