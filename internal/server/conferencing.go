@@ -15,8 +15,8 @@ import (
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focusfactory"
 	"github.com/parleyhq/parley/internal/sipx"
-	"github.com/parleyhq/parley/internal/sipx/trust"
 	"github.com/parleyhq/parley/internal/sipx/digest"
+	"github.com/parleyhq/parley/internal/sipx/trust"
 )
 
 // serviceTimeout bounds the work on one SERVICE request.
