@@ -159,7 +159,7 @@ func SealPasscode(key *PublicKey, passcode string) (*Sealed, error) {
 	}
 	pub, err := hpke.DHKEM(ecdh.X25519()).NewPublicKey(key.Key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSealed, err)
+		return nil, fmt.Errorf("%w: %w", ErrSealed, err)
 	}
 	ct, err := hpke.Seal(pub, hpke.HKDFSHA256(), hpke.AES128GCM(), passcodeInfo, []byte(passcode))
 	if err != nil {
@@ -175,7 +175,7 @@ func (s *Sealed) OpenPasscode(key hpke.PrivateKey) (string, error) {
 	}
 	pt, err := hpke.Open(key, hpke.HKDFSHA256(), hpke.AES128GCM(), passcodeInfo, s.Ciphertext)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrSealed, err)
+		return "", fmt.Errorf("%w: %w", ErrSealed, err)
 	}
 	if len(pt) > maxPasscodeLen {
 		return "", fmt.Errorf("%w: passcode longer than %d", ErrSealed, maxPasscodeLen)

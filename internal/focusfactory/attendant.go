@@ -67,7 +67,7 @@ func (f *Factory) ServeTrusted(ctx context.Context, req *sip.Request, service st
 		}
 		return f.answer(req, fail.response(creq), fail.diag, fail.detail)
 	}
-	f.log.Debug("attendant command", "service", service, "command", creq.Command.CommandName())
+	f.log.DebugContext(ctx, "attendant command", "service", service, "command", creq.Command.CommandName())
 	return f.answer(req, c3p.NewResponse(creq.Header, c3p.CodeSuccess, cmd), 0, "")
 }
 
@@ -199,7 +199,7 @@ func (f *Factory) verifyPIN(ctx context.Context, c *c3p.VerifyPIN) (c3p.Command,
 			return nil, f.internal("counting a wrong PIN", err)
 		}
 		if left == 0 {
-			f.log.Warn("dial-in PIN locked out after wrong attempts", "user", u.URI)
+			f.log.WarnContext(ctx, "dial-in PIN locked out after wrong attempts", "user", u.URI)
 			return nil, refuse(reasonPINLocked, c3p.DiagAuthorizationFailed, "the PIN is now locked out")
 		}
 		fail := refuse(reasonAuthFailed, c3p.DiagAuthorizationFailed, "wrong extension or PIN")

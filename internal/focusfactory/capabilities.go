@@ -26,12 +26,12 @@ func (f *Factory) capabilities(ctx context.Context, o organizer) (c3p.Command, *
 	}
 	regions, err := f.dir.Regions(ctx)
 	if err != nil {
-		f.log.Error("listing regions", "err", err)
+		f.log.ErrorContext(ctx, "listing regions", "err", err)
 		return nil, refuse(reasonOther, 0, "directory unavailable")
 	}
 	numbers, err := f.dir.AccessNumbers(ctx)
 	if err != nil {
-		f.log.Error("listing access numbers", "err", err)
+		f.log.ErrorContext(ctx, "listing access numbers", "err", err)
 		return nil, refuse(reasonOther, 0, "directory unavailable")
 	}
 	out.PSTNBridging = &c3p.PSTNBridging{AccessNumbers: accessNumbers(regions, numbers, o.user.LocationProfile)}

@@ -168,10 +168,10 @@ func (f *Factory) RunSweeper(ctx context.Context, interval time.Duration) {
 		}
 		n, err := f.Sweep(ctx)
 		if err != nil && ctx.Err() == nil {
-			f.log.Error("sweeping expired meetings", "err", err)
+			f.log.ErrorContext(ctx, "sweeping expired meetings", "err", err)
 		}
 		if n > 0 {
-			f.log.Info("expired meetings deleted", "count", n)
+			f.log.InfoContext(ctx, "expired meetings deleted", "count", n)
 		}
 	}
 }

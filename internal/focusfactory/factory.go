@@ -264,7 +264,7 @@ func (f *Factory) organizer(ctx context.Context, uri string) (organizer, *failur
 	case errors.Is(err, directory.ErrNotFound):
 		return organizer{}, refuse(reasonUnauthorized, c3p.DiagAuthorizationFailed, "%s is not an enterprise user of this organization", uri)
 	case err != nil:
-		f.log.Error("loading organizer", "user", uri, "err", err)
+		f.log.ErrorContext(ctx, "loading organizer", "user", uri, "err", err)
 		return organizer{}, refuse(reasonOther, 0, "directory unavailable")
 	case !u.Enabled:
 		return organizer{}, refuse(reasonUnauthorized, c3p.DiagAuthorizationFailed, "%s is disabled", uri)
@@ -276,12 +276,12 @@ func (f *Factory) organizer(ctx context.Context, uri string) (organizer, *failur
 	}
 	if name != "" {
 		if o.policy, err = f.dir.MeetingPolicy(ctx, name); err != nil && !errors.Is(err, directory.ErrNotFound) {
-			f.log.Error("loading meeting policy", "policy", name, "err", err)
+			f.log.ErrorContext(ctx, "loading meeting policy", "policy", name, "err", err)
 			return organizer{}, refuse(reasonOther, 0, "directory unavailable")
 		}
 	}
 	if o.pool, err = f.dir.Pool(ctx, u.Pool); err != nil {
-		f.log.Error("loading organizer's pool", "pool", u.Pool, "err", err)
+		f.log.ErrorContext(ctx, "loading organizer's pool", "pool", u.Pool, "err", err)
 		return organizer{}, refuse(reasonOther, 0, "directory unavailable")
 	}
 	return o, nil

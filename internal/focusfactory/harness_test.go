@@ -39,43 +39,43 @@ type harness struct {
 
 var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
-func newHarness(t testing.TB, tweak ...func(*focusfactory.Config)) *harness {
-	t.Helper()
-	return newHarnessDSN(t, "sqlite::memory:", tweak...)
+func newHarness(tb testing.TB, tweak ...func(*focusfactory.Config)) *harness {
+	tb.Helper()
+	return newHarnessDSN(tb, "sqlite::memory:", tweak...)
 }
 
 // newHarnessFile is a harness on a SQLite file, as a server runs it.
-func newHarnessFile(t testing.TB) *harness {
-	t.Helper()
-	return newHarnessDSN(t, "sqlite:"+t.TempDir()+"/parley.db")
+func newHarnessFile(tb testing.TB) *harness {
+	tb.Helper()
+	return newHarnessDSN(tb, "sqlite:"+tb.TempDir()+"/parley.db")
 }
 
-func newHarnessDSN(t testing.TB, dsn string, tweak ...func(*focusfactory.Config)) *harness {
-	t.Helper()
+func newHarnessDSN(tb testing.TB, dsn string, tweak ...func(*focusfactory.Config)) *harness {
+	tb.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	db, err := store.Open(ctx, dsn, log)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	svc := admin.New(db, log)
 	demo, err := svc.SeedDemo(ctx)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	org, err := db.Organization(ctx)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	h := &harness{t: t, db: db, demo: demo}
+	h := &harness{t: tb, db: db, demo: demo}
 	h.now.Store(&t0)
 	if h.codec, err = confid.NewCodec(org.ConferenceKey); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	pk, err := c3p.DerivePasscodeKey([]byte("test passcode key seed, 32 bytes"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cfg := focusfactory.Config{
 		Hostname:        "fe.parley.test",
@@ -89,7 +89,7 @@ func newHarnessDSN(t testing.TB, dsn string, tweak ...func(*focusfactory.Config)
 		f(&cfg)
 	}
 	if h.ff, err = focusfactory.New(cfg, db, db, log); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h.pubKey = &c3p.PublicKey{Alg: c3p.PasscodeAlgorithm, Key: pk.PublicKey().Bytes()}
 	return h
@@ -105,8 +105,8 @@ const bob = "sip:bob@parley.test"
 
 // sipRequest builds a SERVICE request on the wire and parses it, so that
 // the factory sees what sipgo hands the server.
-func sipRequest(t testing.TB, method, target, from, contentType string, body []byte) *sip.Request {
-	t.Helper()
+func sipRequest(tb testing.TB, method, target, from, contentType string, body []byte) *sip.Request {
+	tb.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s SIP/2.0\r\n", method, target)
 	b.WriteString("Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-test1\r\n")
@@ -121,7 +121,7 @@ func sipRequest(t testing.TB, method, target, from, contentType string, body []b
 	b.WriteString("Content-Length: 0\r\n\r\n")
 	msg, err := sip.ParseMessage([]byte(b.String()))
 	if err != nil {
-		t.Fatalf("parsing the test request: %v", err)
+		tb.Fatalf("parsing the test request: %v", err)
 	}
 	// The body is set after parsing so that oversized ones get past
 	// sipgo's own message limit, as they would from a configuration
@@ -196,28 +196,28 @@ func (h *harness) read(res *sip.Response) result {
 }
 
 // ok fails unless r is a C3P success and returns its command.
-func (r result) ok(t testing.TB) c3p.Command {
-	t.Helper()
+func (r result) ok(tb testing.TB) c3p.Command {
+	tb.Helper()
 	if r.sip.StatusCode != 200 || r.c3p == nil || r.c3p.Code != c3p.CodeSuccess {
-		t.Fatalf("want success; got %d %s, C3P %+v, diag %q, warning %q\n%s", r.sip.StatusCode, r.sip.Reason, r.c3p, r.diag, r.warn, r.sip.Body())
+		tb.Fatalf("want success; got %d %s, C3P %+v, diag %q, warning %q\n%s", r.sip.StatusCode, r.sip.Reason, r.c3p, r.diag, r.warn, r.sip.Body())
 	}
 	return r.c3p.Command
 }
 
 // failed fails unless r is a C3P failure with reason and ms-diagnostics code.
-func (r result) failed(t testing.TB, reason string, diag c3p.Diagnostic) {
-	t.Helper()
+func (r result) failed(tb testing.TB, reason string, diag c3p.Diagnostic) {
+	tb.Helper()
 	if r.sip.StatusCode != 200 || r.c3p == nil || r.c3p.Code != c3p.CodeFailure {
-		t.Fatalf("want a C3P failure; got %d %s, C3P %+v\n%s", r.sip.StatusCode, r.sip.Reason, r.c3p, r.sip.Body())
+		tb.Fatalf("want a C3P failure; got %d %s, C3P %+v\n%s", r.sip.StatusCode, r.sip.Reason, r.c3p, r.sip.Body())
 	}
 	if r.c3p.Reason != reason {
-		t.Errorf("reason = %q, want %q (warning %q)", r.c3p.Reason, reason, r.warn)
+		tb.Errorf("reason = %q, want %q (warning %q)", r.c3p.Reason, reason, r.warn)
 	}
 	if diag != 0 && !strings.HasPrefix(r.diag, fmt.Sprint(int(diag))+";") {
-		t.Errorf("ms-diagnostics = %q, want code %d", r.diag, diag)
+		tb.Errorf("ms-diagnostics = %q, want code %d", r.diag, diag)
 	}
 	if r.warn == "" {
-		t.Error("no Warning header explaining the refusal")
+		tb.Error("no Warning header explaining the refusal")
 	}
 }
 

@@ -51,7 +51,7 @@ func (f *Factory) createPersonal(ctx context.Context, o organizer, m directory.M
 		}
 		err = f.meetings.CreateMeeting(ctx, m)
 		if err == nil {
-			f.log.Info("personal conference ID assigned", "user", m.Organizer)
+			f.log.InfoContext(ctx, "personal conference ID assigned", "user", m.Organizer)
 			return m, nil
 		}
 		f.ids.release(m.Pool, m.ConferenceID)
@@ -171,7 +171,7 @@ func (f *Factory) Rehome(ctx context.Context, uri string) (int, error) {
 		moved++
 	}
 	if moved > 0 {
-		f.log.Info("meetings moved to the organizer's new pool", "user", u.URI, "pool", pool.FQDN, "count", moved)
+		f.log.InfoContext(ctx, "meetings moved to the organizer's new pool", "user", u.URI, "pool", pool.FQDN, "count", moved)
 	}
 	return moved, nil
 }

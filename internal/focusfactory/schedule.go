@@ -88,7 +88,7 @@ func (f *Factory) addConference(ctx context.Context, o organizer, c *c3p.AddConf
 			return nil, f.internal("meeting ID", err)
 		}
 	}
-	f.log.Info("meeting created", "organizer", m.Organizer, "key", m.Key, "kind", m.Kind, "dial_in", m.ConferenceID != "")
+	f.log.InfoContext(ctx, "meeting created", "organizer", m.Organizer, "key", m.Key, "kind", m.Kind, "dial_in", m.ConferenceID != "")
 	return &c3p.AddConference{ConferenceInfo: f.describe(m, false)}, nil
 }
 
@@ -212,7 +212,7 @@ func (f *Factory) deleteConference(ctx context.Context, o organizer, c *c3p.Dele
 		return nil, f.internal("deleting meeting", err)
 	}
 	f.ids.release(m.Pool, m.ConferenceID)
-	f.log.Info("meeting deleted", "organizer", m.Organizer, "key", m.Key)
+	f.log.InfoContext(ctx, "meeting deleted", "organizer", m.Organizer, "key", m.Key)
 	return &c3p.DeleteConference{ConferenceInfo: &c3p.ConferenceInfo{
 		Entity: c3p.ConferenceURI(m.Organizer, c3p.ServiceFocus, m.Key),
 	}}, nil
@@ -420,6 +420,6 @@ func (f *Factory) describe(m directory.Meeting, full bool) *c3p.ConferenceInfo {
 // internal logs an unexpected error once and turns it into a failure that
 // says no more than that.
 func (f *Factory) internal(what string, err error) *failure {
-	f.log.Error("focus factory: "+what, "err", err)
+	f.log.Error("focus factory internal error", "op", what, "err", err)
 	return refuse(reasonOther, 0, "internal error: %s", what)
 }

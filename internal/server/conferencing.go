@@ -107,7 +107,7 @@ func (s *sipServer) serveSERVICE(req *sip.Request, tx sip.ServerTransaction) {
 		user = s.userAOR(name)
 	}
 	if err := tx.Respond(s.ff.ServeSERVICE(ctx, req, user)); err != nil {
-		s.log.Warn("focus factory: the response could not be sent", "call_id", req.CallID().Value(), "err", err)
+		s.log.WarnContext(ctx, "focus factory: the response could not be sent", "call_id", req.CallID().Value(), "err", err)
 	}
 }
 
@@ -121,12 +121,12 @@ func (s *sipServer) serveTrusted(ctx context.Context, req *sip.Request, tx sip.S
 		err = fmt.Errorf("%s at %s is not a trusted service", service, host)
 	}
 	if err != nil {
-		s.log.Warn("untrusted privileged request refused", "source", req.Source(), "err", err)
+		s.log.WarnContext(ctx, "untrusted privileged request refused", "source", req.Source(), "err", err)
 		_ = tx.Respond(sipx.Reject(req, 403, "Forbidden", s.hostname, err.Error()))
 		return
 	}
 	if err := tx.Respond(s.ff.ServeTrusted(ctx, req, service+"@"+host)); err != nil {
-		s.log.Warn("focus factory: the response could not be sent", "call_id", req.CallID().Value(), "err", err)
+		s.log.WarnContext(ctx, "focus factory: the response could not be sent", "call_id", req.CallID().Value(), "err", err)
 	}
 }
 
@@ -134,7 +134,7 @@ func (s *sipServer) serveTrusted(ctx context.Context, req *sip.Request, tx sip.S
 func (s *sipServer) isTrusted(ctx context.Context, service, host string) bool {
 	list, err := s.dir.TrustedServices(ctx)
 	if err != nil {
-		s.log.Error("reading trusted services", "err", err)
+		s.log.ErrorContext(ctx, "reading trusted services", "err", err)
 		return false
 	}
 	for _, t := range list {
