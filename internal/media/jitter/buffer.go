@@ -77,14 +77,14 @@ const (
 type Status uint8
 
 const (
-	// Idle: no stream, the buffer is filling, or the sender is silent.
+	// Idle means no stream, the buffer is filling, or the sender is silent.
 	// Play silence or comfort noise; there is nothing to conceal.
 	Idle Status = iota
-	// Ready: the frame was copied into dst.
+	// Ready means the frame was copied into dst.
 	Ready
-	// Lost: the frame due now is missing (lost or late); conceal it.
+	// Lost means the frame due now is missing (lost or late); conceal it.
 	Lost
-	// Inserted: the buffer holds back its frames for one tick to grow the
+	// Inserted means the buffer holds back its frames for one tick to grow the
 	// delay; conceal as for Lost (repeating silence during silence).
 	Inserted
 )

@@ -187,10 +187,11 @@ func TestConcurrent(t *testing.T) {
 		payload := make([]byte, 160)
 		for i := range n {
 			binary.BigEndian.PutUint16(payload, uint16(i))
-			switch b.Push(1, uint16(i), uint32(i*160), payload, t0.Add(time.Duration(i)*frame)) {
-			case nil:
+			err := b.Push(1, uint16(i), uint32(i*160), payload, t0.Add(time.Duration(i)*frame))
+			switch {
+			case err == nil:
 				accepted++
-			case ErrLate:
+			case errors.Is(err, ErrLate):
 				late++
 			}
 		}

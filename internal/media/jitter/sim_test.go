@@ -150,15 +150,15 @@ func checkOrder(t *testing.T, frames []Frame) {
 	}
 }
 
-func newBuffer(t testing.TB, mutate func(*Config)) *Buffer {
-	t.Helper()
+func newBuffer(tb testing.TB, mutate func(*Config)) *Buffer {
+	tb.Helper()
 	var cfg Config
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	b, err := New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return b
 }

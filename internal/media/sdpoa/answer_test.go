@@ -87,6 +87,7 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "first audio stream unusable, second served",
 			offer: withHead("m=audio 4000 UDP/TLS/RTP/SAVPF 0", "m=audio 4002 RTP/AVP 8 0"),
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if res.Stream != 1 || res.Codec.Name != "PCMA" {
 					t.Errorf("got stream %d codec %v, want 1 PCMA", res.Stream, res.Codec)
 				}
@@ -99,6 +100,7 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "second audio stream rejected",
 			offer: withHead("m=audio 4000 RTP/AVP 0", "m=audio 4002 RTP/AVP 0"),
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if res.Stream != 0 || !strings.HasSuffix(answer, "m=audio 0 RTP/AVP 0\r\n") {
 					t.Errorf("stream %d, answer:\n%s", res.Stream, answer)
 				}
@@ -109,6 +111,7 @@ func TestAnswerChoices(t *testing.T) {
 			offer: withHead("m=audio 4000 RTP/AVP 8 18 9 0 100", "a=rtpmap:100 telephone-event/8000", "a=fmtp:100 0-11"),
 			cfg:   func(c *Config) { c.MultipleCodecs = true },
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if !strings.Contains(answer, "m=audio 40000 RTP/AVP 8 9 0 100\r\n") || !strings.Contains(answer, "a=fmtp:100 0-11\r\n") {
 					t.Errorf("answer:\n%s", answer)
 				}
@@ -121,6 +124,7 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "telephone-event only at another clock rate",
 			offer: withHead("m=audio 4000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/48000"),
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if res.TelephoneEvent.Name != "" || strings.Contains(answer, "telephone-event") {
 					t.Errorf("telephone-event answered: %+v\n%s", res.TelephoneEvent, answer)
 				}
@@ -129,7 +133,8 @@ func TestAnswerChoices(t *testing.T) {
 		{
 			name:  "telephone-event with no common event",
 			offer: withHead("m=audio 4000 RTP/AVP 0 101", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 32-40"),
-			check: func(t *testing.T, res Result, answer string) {
+			check: func(t *testing.T, res Result, _ string) {
+				t.Helper()
 				if res.TelephoneEvent.Name != "" {
 					t.Errorf("telephone-event answered: %+v", res.TelephoneEvent)
 				}
@@ -140,6 +145,7 @@ func TestAnswerChoices(t *testing.T) {
 			offer: withHead("m=audio 4000 RTP/AVP 0"),
 			cfg:   func(c *Config) { c.Direction = SendOnly },
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if res.Direction != SendOnly || !strings.Contains(answer, "a=sendonly\r\n") {
 					t.Errorf("direction %v, answer:\n%s", res.Direction, answer)
 				}
@@ -149,7 +155,8 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "player answering a held call",
 			offer: withHead("m=audio 4000 RTP/AVP 0", "a=sendonly"),
 			cfg:   func(c *Config) { c.Direction = SendOnly },
-			check: func(t *testing.T, res Result, answer string) {
+			check: func(t *testing.T, res Result, _ string) {
+				t.Helper()
 				if res.Direction != Inactive {
 					t.Errorf("direction: got %v, want inactive", res.Direction)
 				}
@@ -158,7 +165,8 @@ func TestAnswerChoices(t *testing.T) {
 		{
 			name:  "legacy hold gives no remote address",
 			offer: lines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 0"),
-			check: func(t *testing.T, res Result, answer string) {
+			check: func(t *testing.T, res Result, _ string) {
+				t.Helper()
 				if res.Remote.IsValid() || res.RemoteRTCP.IsValid() || res.Direction != RecvOnly {
 					t.Errorf("got remote %v/%v direction %v", res.Remote, res.RemoteRTCP, res.Direction)
 				}
@@ -167,7 +175,8 @@ func TestAnswerChoices(t *testing.T) {
 		{
 			name:  "RTCP port: mux, a=rtcp, default",
 			offer: withHead("m=audio 4000 RTP/AVP 0", "a=rtcp:4100"),
-			check: func(t *testing.T, res Result, answer string) {
+			check: func(t *testing.T, res Result, _ string) {
+				t.Helper()
 				if res.RemoteRTCP != netip.MustParseAddrPort("192.0.2.1:4100") || res.RTCPMux {
 					t.Errorf("got %v mux %v", res.RemoteRTCP, res.RTCPMux)
 				}
@@ -178,6 +187,7 @@ func TestAnswerChoices(t *testing.T) {
 			offer: withHead("m=audio 65535 RTP/AVP 0"),
 			cfg:   func(c *Config) { c.RTCPPort = 40100 },
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if strings.Contains(answer, "rtcp-mux") || !strings.Contains(answer, "a=rtcp:40100\r\n") {
 					t.Errorf("answer:\n%s", answer)
 				}
@@ -190,6 +200,7 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "best-effort SRTP on RTP/AVP",
 			offer: withHead("m=audio 4000 RTP/AVP 0", "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:QUFBQQ==|2^31"),
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if !res.SRTP || res.RemoteCrypto != "5 AES_CM_128_HMAC_SHA1_80 inline:QUFBQQ==|2^31" || !strings.HasPrefix(res.Crypto, "5 ") {
 					t.Errorf("result: %+v", res)
 				}
@@ -202,6 +213,7 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "best-effort SRTP declined falls back to plain RTP",
 			offer: withHead("m=audio 4000 RTP/AVP 0", "a=crypto:1 F8_128_HMAC_SHA1_80 inline:AAAA"),
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if res.SRTP || strings.Contains(answer, "crypto") {
 					t.Errorf("SRTP used: %+v\n%s", res, answer)
 				}
@@ -211,7 +223,8 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "SRTP off ignores keys on RTP/AVP",
 			offer: withHead("m=audio 4000 RTP/AVP 0", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA"),
 			cfg:   func(c *Config) { c.SRTP = SRTPOff },
-			check: func(t *testing.T, res Result, answer string) {
+			check: func(t *testing.T, res Result, _ string) {
+				t.Helper()
 				if res.SRTP {
 					t.Errorf("SRTP used: %+v", res)
 				}
@@ -221,6 +234,7 @@ func TestAnswerChoices(t *testing.T) {
 			name:  "AVPF answered as offered",
 			offer: withHead("m=audio 4000 RTP/SAVPF 0", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA"),
 			check: func(t *testing.T, res Result, answer string) {
+				t.Helper()
 				if !res.SRTP || !strings.Contains(answer, "m=audio 40000 RTP/SAVPF 0\r\n") {
 					t.Errorf("answer:\n%s", answer)
 				}

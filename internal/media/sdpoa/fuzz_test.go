@@ -9,6 +9,7 @@ import (
 
 // addSeeds adds every testdata offer and a few hand-made edge cases.
 func addSeeds(f *testing.F) {
+	f.Helper()
 	paths, _ := filepath.Glob("testdata/*.offer.sdp")
 	for _, p := range paths {
 		b, err := os.ReadFile(p)

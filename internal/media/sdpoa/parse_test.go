@@ -81,6 +81,7 @@ func TestParseTolerance(t *testing.T) {
 			name: "LF line ends, no final newline, no s= or t=",
 			in:   []byte("v=0\no=- 1 1 IN IP4 192.0.2.1\nc=IN IP4 192.0.2.1\nm=audio 4000 RTP/AVP 0\na=sendonly"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				if got := d.Streams[0].Direction; got != SendOnly {
 					t.Errorf("direction: got %v, want sendonly", got)
 				}
@@ -91,6 +92,7 @@ func TestParseTolerance(t *testing.T) {
 			in: lines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "u=::not a url::", "c=IN IP4 192.0.2.1",
 				"b=FOO:12", "t=0 0", "r=7d 1h 0 25h", "k=prompt", "m=audio 4000 RTP/AVP 0", "b=XYZ:1", "k=clear:x"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				if got := len(d.Streams); got != 1 {
 					t.Errorf("streams: got %d, want 1", got)
 				}
@@ -100,6 +102,7 @@ func TestParseTolerance(t *testing.T) {
 			name: "session attribute before c= and a media line pion does not know",
 			in:   lines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "a=recvonly", "c=IN IP4 192.0.2.1", "t=0 0", "m=image 5000 udptl t38", "m=audio 4000 RTP/AVP 8"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				if s := d.Streams[0]; s.Media != "image" || s.Proto != "udptl" || s.Port != 5000 || s.Codecs != nil {
 					t.Errorf("image stream: got %+v", s)
 				}
@@ -116,6 +119,7 @@ func TestParseTolerance(t *testing.T) {
 			in: withHead("m=audio 4000 RTP/AVP 0 8 9 3 96 0 18", "a=rtpmap:3 GSM-EFR/8000",
 				"a=rtpmap:96 bogus", "a=fmtp:18 annexb=no"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				got := d.Streams[0].Codecs
 				want := []string{"0 PCMU/8000", "8 PCMA/8000", "9 G722/8000", "3 GSM-EFR/8000", "96 /0", "18 G729/8000"}
 				if len(got) != len(want) {
@@ -136,6 +140,7 @@ func TestParseTolerance(t *testing.T) {
 			in: lines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 192.0.2.1", "t=0 0", "a=sendonly",
 				"m=audio 4000 RTP/AVP 0", "c=IN IP4 192.0.2.7", "a=inactive", "m=audio 4002 RTP/AVP 0"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				s0, s1 := d.Streams[0], d.Streams[1]
 				if s0.Direction != Inactive || s0.Addr != netip.MustParseAddr("192.0.2.7") {
 					t.Errorf("stream 0: got %v %v, want inactive 192.0.2.7", s0.Direction, s0.Addr)
@@ -150,6 +155,7 @@ func TestParseTolerance(t *testing.T) {
 			in: withHead("m=audio 4000 RTP/AVP 0", "a=ptime:20.0", "a=maxptime:0.5", "a=rtcp:4005 IN IP4 192.0.2.9",
 				"a=rtcp-mux", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA", "a=crypto: 2 F8_128_HMAC_SHA1_80 inline:BBBB ", "a=encryption:required"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				s := d.Streams[0]
 				if s.Ptime != 20 || s.MaxPtime != 1 {
 					t.Errorf("ptime: got %d/%d, want 20/1", s.Ptime, s.MaxPtime)
@@ -169,6 +175,7 @@ func TestParseTolerance(t *testing.T) {
 			name: "unusable ptime and rtcp values are ignored",
 			in:   withHead("m=audio 4000 RTP/AVP 0", "a=ptime:soon", "a=rtcp:0", "a=rtcp:4005 IN IP6 192.0.2.9"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				s := d.Streams[0]
 				if s.Ptime != 0 || s.RTCPPort != 4005 || s.RTCPAddr.IsValid() {
 					t.Errorf("got ptime %d, rtcp %d %v", s.Ptime, s.RTCPPort, s.RTCPAddr)
@@ -180,6 +187,7 @@ func TestParseTolerance(t *testing.T) {
 			in: withHead("m=audio 4000 RTP/AVP 101 100 99", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15,66,70",
 				"a=rtpmap:100 TELEPHONE-EVENT/16000", "a=rtpmap:99 telephone-event/48000", "a=fmtp:99 1-2-3"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				s := d.Streams[0]
 				for _, tc := range []struct {
 					clock uint32
@@ -204,6 +212,7 @@ func TestParseTolerance(t *testing.T) {
 				"m=audio 4000 RTP/AVP 0", "c=IN IP6 fe80::1%eth0",
 				"m=audio 4000 RTP/AVP 0"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				for i, host := range []string{"gw.example.net", "224.2.1.1/127", "2001:db8::1", "fe80::1%eth0", ""} {
 					if s := d.Streams[i]; s.Host != host || s.Addr.IsValid() {
 						t.Errorf("stream %d: got %q %v, want %q and no address", i, s.Host, s.Addr, host)
@@ -215,6 +224,7 @@ func TestParseTolerance(t *testing.T) {
 			name: "legacy hold address",
 			in:   lines("v=0", "o=- 1 1 IN IP4 192.0.2.1", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 0", "m=audio 4002 RTP/AVP 0", "a=recvonly"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				if got := d.Streams[0].Effective(); got != SendOnly {
 					t.Errorf("sendrecv at 0.0.0.0: got %v, want sendonly", got)
 				}
@@ -227,6 +237,7 @@ func TestParseTolerance(t *testing.T) {
 			name: "rejected stream without formats",
 			in:   withHead("m=video 0 RTP/AVP", "m=audio 4000 RTP/AVP 0"),
 			check: func(t *testing.T, d *Description) {
+				t.Helper()
 				if len(d.Streams[0].Formats) != 0 || d.Audio() == nil {
 					t.Errorf("got %+v", d.Streams)
 				}

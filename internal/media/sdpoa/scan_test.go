@@ -122,6 +122,7 @@ func TestParseAnswerVariants(t *testing.T) {
 			name:   "several codecs, another DTMF payload type",
 			answer: ans("m=audio 30000 RTP/AVP 9 8 96", "a=rtpmap:96 telephone-event/8000", "a=fmtp:96 0-11"),
 			check: func(t *testing.T, r Result) {
+				t.Helper()
 				if r.Codec.Name != "G722" || len(r.Codecs) != 2 || r.TelephoneEvent.PayloadType != 96 || r.TelephoneEvent.Events.String() != "0-11" {
 					t.Errorf("got %+v", r)
 				}
@@ -131,6 +132,7 @@ func TestParseAnswerVariants(t *testing.T) {
 			name:   "peer holds: it only sends",
 			answer: ans("m=audio 30000 RTP/AVP 0", "a=sendonly"),
 			check: func(t *testing.T, r Result) {
+				t.Helper()
 				if r.Direction != RecvOnly || r.Direction.Sends() {
 					t.Errorf("direction %v", r.Direction)
 				}
@@ -140,6 +142,7 @@ func TestParseAnswerVariants(t *testing.T) {
 			name:   "rtcp-mux accepted",
 			answer: ans("m=audio 30000 RTP/AVP 0", "a=rtcp-mux", "a=ptime:30"),
 			check: func(t *testing.T, r Result) {
+				t.Helper()
 				if !r.RTCPMux || r.RemoteRTCP != r.Remote || r.RemotePtime != 30 || r.Ptime != 20 {
 					t.Errorf("got %+v", r)
 				}
@@ -149,6 +152,7 @@ func TestParseAnswerVariants(t *testing.T) {
 			name:   "legacy hold address in the answer",
 			answer: lines("v=0", "o=- 9 9 IN IP4 198.51.100.30", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 30000 RTP/AVP 0"),
 			check: func(t *testing.T, r Result) {
+				t.Helper()
 				if r.Remote.IsValid() || r.Direction != RecvOnly {
 					t.Errorf("got remote %v direction %v", r.Remote, r.Direction)
 				}
@@ -158,6 +162,7 @@ func TestParseAnswerVariants(t *testing.T) {
 			name:   "IPv6 answer to an IPv4 offer",
 			answer: lines("v=0", "o=- 9 9 IN IP6 2001:db8::30", "s=-", "c=IN IP6 2001:db8::30", "t=0 0", "m=audio 30000 RTP/AVP 0"),
 			check: func(t *testing.T, r Result) {
+				t.Helper()
 				if r.Remote.String() != "[2001:db8::30]:30000" || r.Local.String() != "[2001:db8::5]:40000" {
 					t.Errorf("got remote %v local %v", r.Remote, r.Local)
 				}
