@@ -31,6 +31,7 @@ var layer = map[string]int{
 	"internal/provisioning": 2,
 	"internal/admin":        2,
 	"internal/focusfactory": 2,
+	"internal/avmcu":        2,
 	// 3: adapters.
 	"internal/store":    3,
 	"internal/adminapi": 3,

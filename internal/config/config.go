@@ -33,6 +33,7 @@ type File struct {
 	SIP      SIPConfig      `yaml:"sip"`
 	Web      WebConfig      `yaml:"web"`
 	Database DatabaseConfig `yaml:"database"`
+	AVMCU    AVMCUConfig    `yaml:"avmcu"`
 	Log      LogConfig      `yaml:"log"`
 }
 
@@ -69,6 +70,18 @@ type SIPConfig struct {
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 }
 
+// AVMCUConfig configures the A/V Conferencing Server's media.
+type AVMCUConfig struct {
+	// Listen is the media address, host:port; every leg shares the one
+	// RTP port (RTCP on the next port, or multiplexed). Port 0 takes any.
+	Listen string `yaml:"listen"`
+	// MaxLegs caps the audio legs; past it INVITEs get 503.
+	MaxLegs int `yaml:"max_legs"`
+	// InactivitySeconds hangs up a leg that sent no RTP or RTCP for that
+	// long.
+	InactivitySeconds int `yaml:"inactivity_seconds"`
+}
+
 // WebConfig holds the HTTP listener of the admin API and web pages.
 type WebConfig struct {
 	Listen string `yaml:"listen"`
@@ -102,8 +115,9 @@ func Default() File {
 			MaxInFlight:     20000,
 			MaxMessageBytes: 65535,
 		},
-		Web: WebConfig{Listen: "127.0.0.1:8080"},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Web:   WebConfig{Listen: "127.0.0.1:8080"},
+		AVMCU: AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
+		Log:   LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -154,6 +168,15 @@ func (f File) Validate() error {
 	}
 	if err := checkAddr("web.listen", f.Web.Listen, false); err != nil {
 		return err
+	}
+	if err := checkAddr("avmcu.listen", f.AVMCU.Listen, false); err != nil {
+		return err
+	}
+	if f.AVMCU.MaxLegs < 1 || f.AVMCU.MaxLegs > 100000 {
+		return fmt.Errorf("config: avmcu.max_legs must be between 1 and 100000, not %d", f.AVMCU.MaxLegs)
+	}
+	if f.AVMCU.InactivitySeconds < 5 || f.AVMCU.InactivitySeconds > 3600 {
+		return fmt.Errorf("config: avmcu.inactivity_seconds must be between 5 and 3600, not %d", f.AVMCU.InactivitySeconds)
 	}
 	if f.SIP.MaxInFlight < 1 {
 		return fmt.Errorf("config: sip.max_in_flight must be positive, not %d", f.SIP.MaxInFlight)

@@ -117,6 +117,14 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 
+	// The A/V Conferencing Server: its media engine, and its SIP side on
+	// the server's user agent.
+	mcu, err := startMCU(gctx, g, cfg.AVMCU, sipSrv, db, hostname, log.With("role", "avmcu"))
+	if err != nil {
+		return err
+	}
+	sipSrv.mcu = mcu
+
 	// Admin API and web.
 	webLn, err := net.Listen("tcp", cfg.Web.Listen)
 	if err != nil {

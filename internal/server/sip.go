@@ -18,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/parleyhq/parley/internal/avmcu"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focusfactory"
@@ -62,6 +63,11 @@ type sipServer struct {
 	prx    *proxy.Proxy
 	prov   *provisioning.Service
 	ff     *focusfactory.Factory
+	// mcu is the A/V Conferencing Server, set once the media engine runs
+	// (before the listeners serve).
+	mcu *avmcu.MCU
+	// listenAddrs are the listen addresses by transport (udp, tcp, tls).
+	listenAddrs map[string]string
 	// auth challenges requests to the roles served here; nil when
 	// authentication is off.
 	auth *digest.Authenticator
@@ -197,7 +203,7 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	}))
 	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.OPTIONS, sip.NOTIFY,
 		sip.REFER, sip.INFO, sip.MESSAGE, sip.PRACK, sip.UPDATE, sip.PUBLISH} {
-		s.srv.OnRequest(m, s.guard(prx.ServeSIP))
+		s.srv.OnRequest(m, s.guard(s.route))
 	}
 	s.srv.OnRequest("SERVICE", s.guard(s.serveSERVICE))
 	s.srv.OnNoRoute(s.guard(prx.ServeSIP))
@@ -270,6 +276,7 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 	}
 	s.closers = append(s.closers, pc.Close)
 	info.SIPUDP = pc.LocalAddr().String()
+	s.listenAddrs = map[string]string{"udp": info.SIPUDP}
 	if uc, ok := pc.(*net.UDPConn); ok {
 		// The kernel's default of about 200 KiB holds a few hundred
 		// datagrams, a fraction of a second at registration-storm rates:
@@ -294,6 +301,7 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 	}
 	s.closers = append(s.closers, ln.Close)
 	info.SIPTCP = ln.Addr().String()
+	s.listenAddrs["tcp"] = info.SIPTCP
 
 	g.Go(func() error { return ignoreClosed(s.srv.ServeUDP(pc)) })
 	g.Go(func() error {
@@ -313,6 +321,7 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 		}
 		s.closers = append(s.closers, tln.Close)
 		info.SIPTLS = tln.Addr().String()
+		s.listenAddrs["tls"] = info.SIPTLS
 		g.Go(func() error {
 			return ignoreClosed(s.srv.ServeTLS(&frontListener{Listener: tln, f: s.front, transport: "TLS", maxMessage: cfg.MaxMessageBytes}))
 		})

@@ -157,6 +157,45 @@ func analyzeTone(a wavAudio, want, unwanted float64) toneReport {
 	return r
 }
 
+// tonesReport says, for a recording that should hold several tones at
+// once (a conference mix), in how many blocks each is clearly present.
+type tonesReport struct {
+	blocks      int
+	present     []int   // per wanted tone: blocks where it has at least 10% of the power
+	unwantedMax float64 // highest share of power at the unwanted frequency in any judged block
+}
+
+func (r tonesReport) String() string {
+	return fmt.Sprintf("%d blocks of %d ms; blocks with each wanted tone %v; unwanted tone at most %.1f%% of power",
+		r.blocks, toneBlock, r.present, 100*r.unwantedMax)
+}
+
+// presentShare is the share of a block's power a tone needs to count as
+// present in a mix of a few tones.
+const presentShare = 0.1
+
+// analyzeTones is analyzeTone for mixes: each wanted tone is judged on
+// its own, since none dominates.
+func analyzeTones(a wavAudio, want []float64, unwanted float64) tonesReport {
+	n := a.rate * toneBlock / 1000
+	r := tonesReport{present: make([]int, len(want))}
+	for off := 0; off+n <= len(a.samples); off += n {
+		blk := a.samples[off : off+n]
+		p := meanPower(blk)
+		if p < silenceLevel {
+			continue
+		}
+		r.blocks++
+		for i, f := range want {
+			if goertzelPower(blk, f, a.rate)/p > presentShare {
+				r.present[i]++
+			}
+		}
+		r.unwantedMax = max(r.unwantedMax, goertzelPower(blk, unwanted, a.rate)/p)
+	}
+	return r
+}
+
 // encodeWAV writes mono 16-bit PCM as a WAV file, with extra chunks before
 // the data chunk (as libsndfile and sox may write).
 func encodeWAV(rate int, samples []float64, extra map[string][]byte) []byte {

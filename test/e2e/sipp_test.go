@@ -162,6 +162,7 @@ type sippOptions struct {
 	port     int    // local SIP port; 0 picks a free one
 	timeout  time.Duration
 	args     []string
+	workDir  string // SIPp's working directory (rtp_stream files); empty: inherited
 }
 
 // sippResult is what a finished SIPp run reports.
@@ -229,6 +230,7 @@ func startSIPp(t *testing.T, opts sippOptions) *sippProc {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout+15*time.Second)
 	p.cancel = cancel
 	p.cmd = exec.CommandContext(ctx, "sipp", args...)
+	p.cmd.Dir = opts.workDir
 	out, err := os.Create(filepath.Join(p.dir, "screen.log"))
 	if err != nil {
 		t.Fatal(err)
