@@ -23,6 +23,7 @@ var layer = map[string]int{
 	"internal/c3p":      0,
 	"internal/confid":   0,
 	"internal/media":    0,
+	"internal/prompts":  0,
 	// 1: domain model.
 	"internal/directory": 1,
 	// 2: roles.
@@ -32,6 +33,7 @@ var layer = map[string]int{
 	"internal/admin":        2,
 	"internal/focusfactory": 2,
 	"internal/avmcu":        2,
+	"internal/mcufactory":   2,
 	// 3: adapters.
 	"internal/store":    3,
 	"internal/adminapi": 3,

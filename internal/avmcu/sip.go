@@ -81,8 +81,9 @@ type MCU struct {
 	log    *slog.Logger
 	cache  *sipgo.DialogServerCache
 
-	mu    sync.Mutex
-	calls map[string]*call // by dialog ID
+	mu         sync.Mutex
+	calls      map[string]*call      // by dialog ID
+	admissions map[string]*admission // by conference, once the Focus provisioned it
 }
 
 // call is one participant's audio dialog.
@@ -106,8 +107,9 @@ func NewMCU(engine *Engine, client *sipgo.Client, cfg SIPConfig, log *slog.Logge
 	}
 	return &MCU{
 		engine: engine, cfg: cfg, log: log,
-		cache: sipgo.NewDialogServerCache(client, sip.ContactHeader{}),
-		calls: make(map[string]*call),
+		cache:      sipgo.NewDialogServerCache(client, sip.ContactHeader{}),
+		calls:      make(map[string]*call),
+		admissions: make(map[string]*admission),
 	}
 }
 
@@ -146,13 +148,20 @@ func (m *MCU) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.ServerTr
 	if m.cfg.Canonical != nil {
 		organizer = m.cfg.Canonical(organizer)
 	}
-	if m.cfg.Admit != nil {
+	conf := c3p.ConferenceURI(organizer, c3p.ServiceFocus, key)
+	// Once the Focus has provisioned the conference, it alone decides who
+	// joins (addUser); before that, the meeting's admission policy does.
+	if provisioned, allowed := m.admittedByFocus(conf, user); provisioned {
+		if !allowed {
+			m.respond(tx, sipx.Reject(req, 403, "Forbidden", m.cfg.Hostname, "the focus has not admitted "+user))
+			return
+		}
+	} else if m.cfg.Admit != nil {
 		if err := m.cfg.Admit.Admit(ctx, organizer, key, user); err != nil {
 			m.respond(tx, sipx.Reject(req, 403, "Forbidden", m.cfg.Hostname, err.Error()))
 			return
 		}
 	}
-	conf := c3p.ConferenceURI(organizer, c3p.ServiceFocus, key)
 	session := sdpoa.NewSession("parley")
 	answer, spec, fail := m.negotiate(req, session)
 	if fail != nil {

@@ -134,6 +134,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", adminapi.NewHandler(svc, token, log.With("role", "adminapi")))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	roles := roleAuth{key: TrustKey(org.ConferenceKey), dir: dir, host: poolFQDN, log: log}
+	mountMCU(mux, mcu, roles)
+	factory := newMCUFactory(info.AdminURL, roles, log.With("role", "mcufactory"))
+	mux.Handle("/mcufactory/", http.StripPrefix("/mcufactory", factory.Handler(roles.verify)))
+	g.Go(func() error { factory.Run(gctx); return nil })
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	g.Go(func() error {
 		if err := httpSrv.Serve(webLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"errors"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -100,4 +101,31 @@ func FuzzVerify(f *testing.F) {
 		r.AppendHeader(sip.NewHeader(Header, v))
 		_, _, _ = Verify(key, r, time.Unix(1, 0)) // must not panic
 	})
+}
+
+func TestSignVerifyHTTP(t *testing.T) {
+	now := time.Unix(1795290186, 0)
+	s := Signer{Key: key, Service: "focus", Host: "fe1.parley.test", Now: func() time.Time { return now }}
+	body := []byte("<request/>")
+	req := httptest.NewRequest("POST", "http://127.0.0.1:8080/avmcu/c3p?x=1", nil)
+	if err := s.SignHTTP(req, body); err != nil {
+		t.Fatal(err)
+	}
+	if svc, host, err := VerifyHTTP(key, req, body, now); err != nil || svc != "focus" || host != "fe1.parley.test" {
+		t.Fatalf("VerifyHTTP = %q %q %v", svc, host, err)
+	}
+	if _, _, err := VerifyHTTP(key, req, []byte("<request x='1'/>"), now); !errors.Is(err, ErrBadMAC) {
+		t.Errorf("other body: %v, want ErrBadMAC", err)
+	}
+	other := httptest.NewRequest("POST", "http://127.0.0.1:8080/avmcu/other", nil)
+	other.Header.Set(Header, req.Header.Get(Header))
+	if _, _, err := VerifyHTTP(key, other, body, now); !errors.Is(err, ErrBadMAC) {
+		t.Errorf("other path: %v, want ErrBadMAC", err)
+	}
+	if _, _, err := VerifyHTTP(key, req, body, now.Add(time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("an hour later: %v, want ErrExpired", err)
+	}
+	if _, _, err := VerifyHTTP(key, httptest.NewRequest("POST", "/", nil), body, now); !errors.Is(err, ErrMissing) {
+		t.Errorf("no header: %v, want ErrMissing", err)
+	}
 }
