@@ -185,11 +185,22 @@ type roleAuth struct {
 const roleFocus = "focus"
 
 func (a roleAuth) sign(req *http.Request, body []byte) error {
-	return trust.Signer{Key: a.key, Service: roleFocus, Host: a.host}.SignHTTP(req, body)
+	v, err := trust.Signer{Key: a.key, Service: roleFocus, Host: a.host}.SignHTTP(req.Method, req.URL.RequestURI(), body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set(trust.Header, v)
+	return nil
 }
 
 func (a roleAuth) verify(req *http.Request, body []byte) error {
-	service, host, err := trust.VerifyHTTP(a.key, req, body, time.Now())
+	// RequestURI is the target as sent, before any prefix was stripped
+	// for a sub-handler: what the signer signed.
+	uri := req.RequestURI
+	if uri == "" {
+		uri = req.URL.RequestURI()
+	}
+	service, host, err := trust.VerifyHTTP(a.key, req.Header.Values(trust.Header), req.Method, uri, body, time.Now())
 	if err != nil {
 		return err
 	}

@@ -154,4 +154,3 @@ func (s *sipServer) userAOR(username string) string {
 	}
 	return "sip:" + u + "@" + s.local.PrimaryDomain()
 }
-

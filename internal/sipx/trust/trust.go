@@ -22,7 +22,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -139,40 +138,41 @@ func tokenChar(c byte) bool {
 	return c == '.' || c == '-' || c == '_' || c == ':'
 }
 
-// SignHTTP adds the Parley-Trust header to an HTTP request between roles
-// (the Focus commanding an MCU, the MCU reporting to the Focus). body is
-// the request's body, which the signature covers.
-func (s Signer) SignHTTP(req *http.Request, body []byte) error {
+// SignHTTP returns the Parley-Trust header value for an HTTP request
+// between roles (the Focus commanding an MCU, the Conferencing Server
+// Factory polling one): the signature covers the method, the request URI
+// (path and query) and the body. The package stays free of net/http; the
+// caller sets the header.
+func (s Signer) SignHTTP(method, requestURI string, body []byte) (string, error) {
 	if len(s.Key) < 16 {
-		return errors.New("trust: key shorter than 16 bytes")
+		return "", errors.New("trust: key shorter than 16 bytes")
 	}
 	if !token(s.Service) || !token(s.Host) {
-		return fmt.Errorf("trust: service %q and host %q must be tokens", s.Service, s.Host)
+		return "", fmt.Errorf("trust: service %q and host %q must be tokens", s.Service, s.Host)
 	}
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
 	ts := strconv.FormatInt(now().Unix(), 10)
-	sig := macFields(s.Key, body, req.Method, req.URL.RequestURI(), s.Service, s.Host, ts)
-	req.Header.Set(Header, "service="+s.Service+";host="+s.Host+";ts="+ts+";sig="+sig)
-	return nil
+	sig := macFields(s.Key, body, method, requestURI, s.Service, s.Host, ts)
+	return "service=" + s.Service + ";host=" + s.Host + ";ts=" + ts + ";sig=" + sig, nil
 }
 
-// VerifyHTTP checks an HTTP request's signature at time now.
-func VerifyHTTP(key []byte, req *http.Request, body []byte, now time.Time) (service, host string, err error) {
-	vals := req.Header.Values(Header)
-	if len(vals) == 0 {
+// VerifyHTTP checks the Parley-Trust header values of an HTTP request
+// (all of them: more than one is an error) at time now.
+func VerifyHTTP(key []byte, values []string, method, requestURI string, body []byte, now time.Time) (service, host string, err error) {
+	if len(values) == 0 {
 		return "", "", ErrMissing
 	}
-	if len(vals) > 1 {
-		return "", "", fmt.Errorf("%w: %d headers", ErrSyntax, len(vals))
+	if len(values) > 1 {
+		return "", "", fmt.Errorf("%w: %d headers", ErrSyntax, len(values))
 	}
-	service, host, ts, sig, err := parse(vals[0], now)
+	service, host, ts, sig, err := parse(values[0], now)
 	if err != nil {
 		return "", "", err
 	}
-	want := macFields(key, body, req.Method, req.URL.RequestURI(), service, host, ts)
+	want := macFields(key, body, method, requestURI, service, host, ts)
 	if !hmac.Equal([]byte(want), []byte(sig)) {
 		return "", "", ErrBadMAC
 	}
