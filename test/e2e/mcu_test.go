@@ -1,14 +1,23 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"io"
+	"log/slog"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleyhq/parley/internal/server"
+	"github.com/parleyhq/parley/internal/sipx/trust"
+	"github.com/parleyhq/parley/internal/store"
 )
 
 // TestMCUConference joins three parties to one meeting's audio on the A/V
@@ -76,6 +85,13 @@ func TestMCUConference(t *testing.T) {
 		}
 		time.Sleep(400 * time.Millisecond)
 	}
+	// The Focus's mute (modifyEndpointMedia, ingress filter "block") over
+	// the MCU's signed C3P/HTTP control: bob goes silent for everyone.
+	if code, body := srv.mcuControl(t, `<modifyEndpointMedia><mediaKeys confEntity="`+xmlEscape(strings.Replace(target, "audio-video", "focus", 1))+
+		`" userEntity="sip:bob@`+srv.domain+`" mediaId="1"/><ci:media xmlns:ci="urn:ietf:params:xml:ns:conference-info" id="1"><ci:type>audio</ci:type>`+
+		`<msci:media-ingress-filter xmlns:msci="http://schemas.microsoft.com/rtc/2005/08/confinfoextensions">block</msci:media-ingress-filter></ci:media></modifyEndpointMedia>`); code != 200 || !strings.Contains(body, `code="success"`) {
+		t.Fatalf("mute bob: HTTP %d\n%s", code, body)
+	}
 	sipp.wait(t).expect(t, 1)
 
 	for _, c := range []*baresipClient{a, b} {
@@ -91,6 +107,7 @@ func TestMCUConference(t *testing.T) {
 
 	checkHeardAll(t, a, []float64{bobHz, carolHz}, aliceHz)
 	checkHeardAll(t, b, []float64{aliceHz, carolHz}, bobHz)
+	checkMutedAtEnd(t, a, bobHz, carolHz)
 
 	// The digits, in order, reported once each.
 	var digits []string
@@ -103,6 +120,38 @@ func TestMCUConference(t *testing.T) {
 	}
 	if got := strings.Join(digits, ""); got != "47#" {
 		t.Errorf("DTMF reported by the MCU = %q, want \"47#\"", got)
+	}
+}
+
+// checkMutedAtEnd fails unless, in the last second before carol (SIPp)
+// left, c heard carol but no longer muted's tone.
+func checkMutedAtEnd(t *testing.T, c *baresipClient, muted, still float64) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(c.recDir, "dump-*-dec.wav"))
+	if len(files) != 1 {
+		return // checkHeardAll reported it
+	}
+	audio, err := readWAV(files[0])
+	if err != nil {
+		return
+	}
+	n := audio.rate * toneBlock / 1000
+	// Blocks where carol is heard: the last 10 of them are after the mute.
+	var tail [][]float64
+	for off := 0; off+n <= len(audio.samples); off += n {
+		blk := audio.samples[off : off+n]
+		if p := meanPower(blk); p > silenceLevel && goertzelPower(blk, still, audio.rate)/p > presentShare {
+			tail = append(tail, blk)
+		}
+	}
+	if len(tail) < 20 {
+		t.Errorf("%s: carol heard in only %d blocks", c.name, len(tail))
+		return
+	}
+	for i, blk := range tail[len(tail)-10:] {
+		if share := goertzelPower(blk, muted, audio.rate) / meanPower(blk); share > 0.02 {
+			t.Errorf("%s: %v Hz at %.1f%% of the power in block %d of the last second after the mute", c.name, muted, 100*share, i)
+		}
 	}
 }
 
@@ -130,4 +179,50 @@ func checkHeardAll(t *testing.T, c *baresipClient, want []float64, unwanted floa
 	if r.unwantedMax > 0.05 {
 		t.Errorf("%s heard its own %v Hz at %.1f%% of the power: the mix is not N−1", c.name, unwanted, 100*r.unwantedMax)
 	}
+}
+
+// xmlEscape escapes s for an XML attribute.
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
+
+// mcuControl POSTs a C3P command to the server's A/V MCU control URL,
+// signed as the front end's Focus with the organization's trust key.
+func (s *parleyServer) mcuControl(t *testing.T, command string) (int, string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(s.dataDir, "parley.db"), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	org, err := db.Organization(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools, err := db.Pools(ctx)
+	if err != nil || len(pools) == 0 {
+		t.Fatalf("pools: %v %v", pools, err)
+	}
+	body := []byte(`<request xmlns="urn:ietf:params:xml:ns:cccp" C3PVersion="1" requestId="9" from="sip:focus@` + s.domain +
+		`" to="sip:avmcu@` + s.domain + `">` + command + `</request>`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.run.AdminURL+"/avmcu/c3p", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/cccp+xml")
+	v, err := trust.Signer{Key: server.TrustKey(org.ConferenceKey), Service: "focus", Host: pools[0].FQDN}.SignHTTP(req.Method, req.URL.RequestURI(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(trust.Header, v)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
