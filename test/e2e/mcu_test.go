@@ -7,7 +7,9 @@ import (
 	"encoding/xml"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -225,4 +227,76 @@ func (s *parleyServer) mcuControl(t *testing.T, command string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestMCUInBandDTMF: a gateway that sends digits as tones in the audio.
+// dave's baresip plays a recording of the keys 3 9 * (dual tones of
+// 120 ms, ITU-T Q.23 frequencies); the MCU's in-band detector must report
+// exactly those digits, once each, in order.
+func TestMCUInBandDTMF(t *testing.T) {
+	requireTools(t, "baresip")
+	srv := startParley(t, serverOptions{})
+	alice := user{name: "alice", password: "alice-Secret-7", extension: "1001"}
+	dave := user{name: "dave", password: "dave-Secret-4", extension: "1004"}
+	srv.addUsers(t, alice, dave)
+	out := srv.cli(t, "meeting", "create", "--organizer", "sip:alice@"+srv.domain, "--password", alice.password, "--json")
+	var inv struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(out), &inv); err != nil || inv.Key == "" {
+		t.Fatalf("meeting create --json: %v\n%s", err, out)
+	}
+	host, port := srv.sipHostPort(t)
+	target := "sip:alice@" + host + ":" + port + ";gruu;opaque=app:conf:audio-video:id:" + inv.Key
+
+	// 1 s of silence, then each key: 120 ms of its two tones at about
+	// -10 dBm0 each, 200 ms of silence; then silence to 10 s.
+	keys := []struct {
+		digit     string
+		low, high float64
+	}{{"3", 697, 1477}, {"9", 852, 1477}, {"*", 941, 1209}}
+	const rate = 8000
+	samples := make([]float64, rate)
+	for _, k := range keys {
+		for i := range rate * 120 / 1000 {
+			x := float64(i) / rate
+			samples = append(samples, 0.2*math.Sin(2*math.Pi*k.low*x)+0.2*math.Sin(2*math.Pi*k.high*x))
+		}
+		samples = append(samples, make([]float64, rate*200/1000)...)
+	}
+	samples = append(samples, make([]float64, 10*rate-len(samples))...)
+	wav := filepath.Join(t.TempDir(), "dave.wav")
+	if err := os.WriteFile(wav, encodeWAV(rate, samples, nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startBaresip(t, "dave", srv.run.SIPUDP, dave.password, wav)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d.waitRegistered(ctx, t)
+	if _, err := d.ctrl.command(ctx, "dial", target); err != nil {
+		t.Fatalf("dave dial: %v", err)
+	}
+	if err := d.ctrl.waitEvent(ctx, "CALL_ESTABLISHED", 20*time.Second); err != nil {
+		t.Fatalf("dave: %v\n%s", err, srv.logTail(30))
+	}
+	time.Sleep(3 * time.Second)
+	if _, err := d.ctrl.command(ctx, "hangup", ""); err != nil {
+		t.Fatalf("dave hangup: %v", err)
+	}
+	_ = d.ctrl.waitEvent(ctx, "CALL_CLOSED", 10*time.Second)
+
+	var digits []string
+	for _, line := range strings.Split(srv.logTail(400), "\n") {
+		if strings.Contains(line, "A/V leg DTMF") && strings.Contains(line, "user=sip:dave@") {
+			if !strings.Contains(line, "in_band=true") {
+				t.Errorf("digit not reported as in-band: %s", line)
+			}
+			if i := strings.Index(line, "digit="); i >= 0 {
+				digits = append(digits, strings.Fields(line[i+len("digit="):])[0])
+			}
+		}
+	}
+	if got := strings.Join(digits, ""); got != "39*" {
+		t.Errorf("in-band DTMF reported by the MCU = %q, want \"39*\"", got)
+	}
 }
