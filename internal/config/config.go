@@ -29,12 +29,13 @@ type File struct {
 	Domain string `yaml:"domain"`
 	// Pool is the FQDN and numeric ID of this Standard Edition pool,
 	// used on first start.
-	Pool     PoolConfig     `yaml:"pool"`
-	SIP      SIPConfig      `yaml:"sip"`
-	Web      WebConfig      `yaml:"web"`
-	Database DatabaseConfig `yaml:"database"`
-	AVMCU    AVMCUConfig    `yaml:"avmcu"`
-	Log      LogConfig      `yaml:"log"`
+	Pool      PoolConfig      `yaml:"pool"`
+	SIP       SIPConfig       `yaml:"sip"`
+	Web       WebConfig       `yaml:"web"`
+	Database  DatabaseConfig  `yaml:"database"`
+	AVMCU     AVMCUConfig     `yaml:"avmcu"`
+	Mediation MediationConfig `yaml:"mediation"`
+	Log       LogConfig       `yaml:"log"`
 }
 
 // PoolConfig names this server's pool.
@@ -82,6 +83,25 @@ type AVMCUConfig struct {
 	InactivitySeconds int `yaml:"inactivity_seconds"`
 }
 
+// MediationConfig configures the Mediation Server: the gateway-facing SIP
+// listener and how it normalizes the numbers gateways send.
+type MediationConfig struct {
+	// Listen is the gateway-facing SIP address (UDP and TCP); empty
+	// disables the Mediation Server.
+	Listen string `yaml:"listen"`
+	// TLSListen optionally adds a TLS listener for gateways.
+	TLSListen string `yaml:"tls_listen"`
+	// MediaListen is the address of the gateway-facing RTP port range's
+	// host (plain RTP); the port is chosen per call.
+	MediaListen string `yaml:"media_listen"`
+	// LocationProfile normalizes called and calling numbers to E.164;
+	// empty uses the "Default" profile.
+	LocationProfile string `yaml:"location_profile"`
+	// Gateways are the addresses (host or host:port) calls are accepted
+	// from; empty accepts loopback only.
+	Gateways []string `yaml:"gateways"`
+}
+
 // WebConfig holds the HTTP listener of the admin API and web pages.
 type WebConfig struct {
 	Listen string `yaml:"listen"`
@@ -115,9 +135,10 @@ func Default() File {
 			MaxInFlight:     20000,
 			MaxMessageBytes: 65535,
 		},
-		Web:   WebConfig{Listen: "127.0.0.1:8080"},
-		AVMCU: AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
-		Log:   LogConfig{Level: "info", Format: "text"},
+		Web:       WebConfig{Listen: "127.0.0.1:8080"},
+		AVMCU:     AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
+		Mediation: MediationConfig{Listen: "127.0.0.1:5068", MediaListen: "127.0.0.1"},
+		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -170,6 +191,12 @@ func (f File) Validate() error {
 		return err
 	}
 	if err := checkAddr("avmcu.listen", f.AVMCU.Listen, false); err != nil {
+		return err
+	}
+	if err := checkAddr("mediation.listen", f.Mediation.Listen, true); err != nil {
+		return err
+	}
+	if err := checkAddr("mediation.tls_listen", f.Mediation.TLSListen, true); err != nil {
 		return err
 	}
 	if f.AVMCU.MaxLegs < 1 || f.AVMCU.MaxLegs > 100000 {
