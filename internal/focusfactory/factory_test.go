@@ -266,6 +266,17 @@ func TestModifyAndDelete(t *testing.T) {
 	}
 }
 
+func TestMeetingLimit(t *testing.T) {
+	h := newHarness(t, func(c *focusfactory.Config) { c.MaxMeetingsPerOrganizer = 3 })
+	for i := range 3 {
+		h.call(alice, h.addConference(addMeeting{key: "LIMITKEY" + itoa(i)})).ok(t)
+	}
+	h.call(alice, h.addConference(addMeeting{key: "LIMITKEY9"})).failed(t, "tooManyConferences", c3p.DiagAuthorizationFailed)
+	h.call(bob, h.addConference(addMeeting{key: "LIMITKEY9"})).ok(t) // per organizer
+	h.call(alice, &c3p.DeleteConference{Keys: &c3p.ConferenceKeys{ConferenceID: "LIMITKEY0"}}).ok(t)
+	h.call(alice, h.addConference(addMeeting{key: "LIMITKEY9"})).ok(t)
+}
+
 func TestExpiryRules(t *testing.T) {
 	start := t0.Add(48 * time.Hour)
 	end := start.Add(time.Hour)
@@ -296,6 +307,7 @@ func TestSweepAndReuse(t *testing.T) {
 	h := newHarness(t, func(c *focusfactory.Config) {
 		c.Allocator.MaxWidth = 3
 		c.Allocator.LoadFactor = 1
+		c.MaxMeetingsPerOrganizer = 2000
 	})
 	ctx := context.Background()
 	ids := map[string]bool{}

@@ -58,6 +58,16 @@ func (f *Factory) addConference(ctx context.Context, o organizer, c *c3p.AddConf
 	if pstn != nil && pstn.PersonalID != nil && *pstn.PersonalID {
 		return f.usePersonalID(ctx, o, m)
 	}
+	// A bound on each organizer's meetings keeps one account from filling
+	// the pool's conference IDs or the database.
+	existing, err := f.meetings.Meetings(ctx, o.user.URI)
+	if err != nil {
+		return nil, f.internal("counting meetings", err)
+	}
+	if len(existing) >= f.cfg.MaxMeetingsPerOrganizer {
+		return nil, refuse(reasonTooManyMeeting, c3p.DiagAuthorizationFailed,
+			"%s already has %d meetings, the most one organizer may keep; delete some first", o.user.URI, len(existing))
+	}
 	for attempt := 0; ; attempt++ {
 		if pstn != nil {
 			if m.ConferenceID, err = f.ids.reserve(ctx, o.pool); err != nil {
