@@ -69,6 +69,15 @@ type SIPConfig struct {
 	// MaxMessageBytes caps a SIP message; larger ones are dropped (UDP)
 	// or answered 513 (stream transports).
 	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// DigestAlgorithms are the digest algorithms challenges offer, in
+	// order: MD5 (the default: baresip 1.0 and SIPp 3.6 give up on a
+	// challenge that lists SHA-256) and SHA-256 (RFC 8760). Answers in
+	// either are verified whatever is offered.
+	DigestAlgorithms []string `yaml:"digest_algorithms"`
+	// RegisterChallenge is how a REGISTER without credentials is
+	// challenged: "www" (401, RFC 3261 §10.3) or "proxy" (407, the only
+	// digest challenge Pidgin SIPE answers).
+	RegisterChallenge string `yaml:"register_challenge"`
 }
 
 // AVMCUConfig configures the A/V Conferencing Server's media.
@@ -129,11 +138,13 @@ func Default() File {
 		Domain: "parley.local",
 		Pool:   PoolConfig{FQDN: "pool.parley.local", ID: "10"},
 		SIP: SIPConfig{
-			Listen:          "127.0.0.1:5060",
-			TLSListen:       "127.0.0.1:5061",
-			Authenticate:    true,
-			MaxInFlight:     20000,
-			MaxMessageBytes: 65535,
+			Listen:            "127.0.0.1:5060",
+			TLSListen:         "127.0.0.1:5061",
+			Authenticate:      true,
+			MaxInFlight:       20000,
+			MaxMessageBytes:   65535,
+			DigestAlgorithms:  []string{"MD5"},
+			RegisterChallenge: "www",
 		},
 		Web:       WebConfig{Listen: "127.0.0.1:8080"},
 		AVMCU:     AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
@@ -204,6 +215,17 @@ func (f File) Validate() error {
 	}
 	if f.AVMCU.InactivitySeconds < 5 || f.AVMCU.InactivitySeconds > 3600 {
 		return fmt.Errorf("config: avmcu.inactivity_seconds must be between 5 and 3600, not %d", f.AVMCU.InactivitySeconds)
+	}
+	if len(f.SIP.DigestAlgorithms) == 0 {
+		return errors.New("config: sip.digest_algorithms must list MD5, SHA-256 or both")
+	}
+	for _, a := range f.SIP.DigestAlgorithms {
+		if a != "MD5" && a != "SHA-256" {
+			return fmt.Errorf("config: sip.digest_algorithms: %q is neither MD5 nor SHA-256", a)
+		}
+	}
+	if f.SIP.RegisterChallenge != "www" && f.SIP.RegisterChallenge != "proxy" {
+		return fmt.Errorf("config: sip.register_challenge must be www or proxy, not %q", f.SIP.RegisterChallenge)
 	}
 	if f.SIP.MaxInFlight < 1 {
 		return fmt.Errorf("config: sip.max_in_flight must be positive, not %d", f.SIP.MaxInFlight)
