@@ -32,8 +32,10 @@ var layer = map[string]int{
 	"internal/provisioning": 2,
 	"internal/admin":        2,
 	"internal/focusfactory": 2,
+	"internal/focus":        2,
 	"internal/avmcu":        2,
 	"internal/mcufactory":   2,
+	"internal/mediation":    2,
 	// 3: adapters.
 	"internal/store":    3,
 	"internal/adminapi": 3,

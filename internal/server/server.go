@@ -124,6 +124,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	sipSrv.mcu = mcu
+	if err := startMediation(gctx, g, cfg, opts.DataDir, sipSrv, dir, poolFQDN, log.With("role", "mediation")); err != nil {
+		return err
+	}
 
 	// Admin API and web.
 	webLn, err := net.Listen("tcp", cfg.Web.Listen)

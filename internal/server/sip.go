@@ -151,15 +151,21 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	}
 
 	auth, err := digest.New(digest.Config{
-		Realm:  d.org.PrimaryDomain(),
-		Secret: nonceSecret(d.org.ConferenceKey),
+		Realm:      d.org.PrimaryDomain(),
+		Algorithms: d.cfg.DigestAlgorithms,
+		Secret:     nonceSecret(d.org.ConferenceKey),
 	}, credentials{dir: d.dir, local: s.local}, d.log.With("component", "digest"))
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)
 	}
 
+	challenge := digest.WWW
+	if d.cfg.RegisterChallenge == "proxy" {
+		challenge = digest.Proxy
+	}
 	s.reg = registrar.New(registrar.Config{
 		Authenticate: d.cfg.Authenticate,
+		Challenge:    challenge,
 		Hostname:     d.hostname,
 	}, s.local, d.dir, auth, d.log.With("role", "registrar"))
 	front = newRegFront(s.reg.Register, parser, 2*runtime.GOMAXPROCS(0), d.log.With("component", "sip.register"))
@@ -187,6 +193,7 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 			return auth.Authenticate(ctx, req, digest.Proxy, source)
 		}
 	}
+	pcfg.Authenticate = s.trustMediation(pcfg.Authenticate) // signed INVITEs of the Mediation Server (mediation.go)
 	prx = proxy.New(pcfg, s.local, locator{s.reg}, s.client, d.log.With("role", "proxy"))
 	s.prx = prx
 

@@ -158,6 +158,9 @@ func portsFree(base, n int) bool {
 // serverOptions are the parts of a Parley configuration a test chooses.
 type serverOptions struct {
 	domain string // primary SIP domain; "parley.test" when empty
+	// gateways lists the addresses the Mediation Server takes calls
+	// from; empty takes loopback.
+	gateways []string
 }
 
 // runInfo is DIR/run.json, written by `parley serve` once it is ready.
@@ -175,10 +178,13 @@ type parleyServer struct {
 	dataDir string
 	domain  string
 	logPath string
-	run     runInfo
-	cmd     *exec.Cmd
-	done    chan struct{} // closed when the process has exited
-	waitErr error         // valid after done is closed
+	// mediation is the Mediation Server's gateway-facing address (UDP
+	// and TCP), chosen free like the other ports.
+	mediation string
+	run       runInfo
+	cmd       *exec.Cmd
+	done      chan struct{} // closed when the process has exited
+	waitErr   error         // valid after done is closed
 }
 
 // startParley starts `parley serve` on free loopback ports and waits until
@@ -209,6 +215,8 @@ func startParley(t *testing.T, opts serverOptions) *parleyServer {
 	// directory. No TLS: none of the clients here speaks it.
 	sipPort := freePorts(t, 1)
 	webPort := freePorts(t, 1)
+	medPort := freePorts(t, 1)
+	s.mediation = fmt.Sprintf("127.0.0.1:%d", medPort)
 	cfg := fmt.Sprintf(`domain: %s
 sip:
   listen: 127.0.0.1:%d
@@ -216,11 +224,14 @@ sip:
   authenticate: true
 web:
   listen: 127.0.0.1:%d
+mediation:
+  listen: %s
+  gateways: [%s]
 database:
   dsn: ""
 log:
   level: info
-`, opts.domain, sipPort, webPort)
+`, opts.domain, sipPort, webPort, s.mediation, strings.Join(opts.gateways, ", "))
 	cfgPath := filepath.Join(work, "parley.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
