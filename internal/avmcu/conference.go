@@ -2,8 +2,10 @@ package avmcu
 
 import (
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleyhq/parley/internal/media/mix"
@@ -34,15 +36,24 @@ type Conference struct {
 	wg         sync.WaitGroup
 	scr        *scratch // the goroutine's own share of the work
 	sharedDown mix.Downsampler
-	shared8    [160]int16                        // the Shared frame at 8 kHz, in a 16 kHz conference
+	shared8    [160]int16                       // the Shared frame at 8 kHz, in a 16 kHz conference
 	sharedPay  [numCodecs][maxFramePayload]byte // the Shared frame encoded, G.711 only
 	silent     bool
 	tickNo     uint64
-	skip       int // ticks skipped just before this one
+	skip       int           // ticks skipped just before this one
+	lead, took time.Duration // see tick
+	sockBase   int           // the socket of its first part, spreading conferences
+
+	// The phase being shared with workers (see run).
+	cur      atomic.Int64
+	curHi    int
+	curPhase phase
+	curIdeal time.Time
 }
 
 func newConference(e *Engine, id string) *Conference {
 	c := &Conference{e: e, id: id, members: make(map[*Leg]struct{})}
+	c.sockBase = int(crc32.ChecksumIEEE([]byte(id)) % uint32(max(1, len(e.conns))))
 	c.mix = c.newMixer(8000, 16)
 	c.rate = 8000
 	c.accs = make([]mix.Accumulator, e.cfg.Workers)
@@ -231,19 +242,26 @@ func (c *Conference) loop() {
 	}
 }
 
-// sleepUntil waits for t; false means the engine stopped.
+// sleepUntil waits for t; false means the engine stopped. A large
+// conference ends its wait with preciseSleep.
 func (c *Conference) sleepUntil(timer *time.Timer, t time.Time) bool {
+	precise := c.mix.Slots() >= parallelMin
 	d := time.Until(t)
-	if d <= 0 {
-		return !c.e.stopped()
+	if precise {
+		d -= coarseSleep
 	}
-	timer.Reset(d)
-	select {
-	case <-timer.C:
-		return true
-	case <-c.e.done:
-		return false
+	if d > 0 {
+		timer.Reset(d)
+		select {
+		case <-timer.C:
+		case <-c.e.done:
+			return false
+		}
 	}
+	if precise {
+		sleepFor(time.Until(t))
+	}
+	return !c.e.stopped()
 }
 
 // abandon marks the goroutine gone when the engine stops; queued changes
@@ -333,6 +351,6 @@ func (c *Conference) setRate(rate int) {
 func (c *Conference) ensureScratch() {
 	want := min(workerBatch, max(4, c.legs))
 	if c.scr == nil || len(c.scr.batch.msgs) < want {
-		c.scr = newScratch(want, int(uint32(len(c.id))%uint32(len(c.e.conns))))
+		c.scr = newScratch(want, c.sockBase)
 	}
 }

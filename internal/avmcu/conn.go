@@ -24,6 +24,7 @@ const socketBuffer = 4 << 20
 type datagram struct {
 	buf  []byte
 	addr netip.AddrPort
+	at   int64 // kernel receive time, Unix ns; 0 if unknown
 }
 
 // batch is a set of datagrams for one readBatch or writeBatch call, with

@@ -23,9 +23,13 @@
 //   - All legs share one local RTP port (RTCP on the next one, unless a leg
 //     multiplexes it, RFC 5761). A few sockets share the port with
 //     SO_REUSEPORT; each has a reader goroutine that takes up to 64
-//     datagrams per recvmmsg. Datagrams are told apart by remote address
-//     (a sharded table): a leg's endpoint must send from where it receives
-//     (symmetric RTP, RFC 4961). Unknown sources are dropped and counted.
+//     datagrams per recvmmsg, with their kernel receive times
+//     (SO_TIMESTAMPNS), so that a datagram read late still gets its true
+//     arrival time in the jitter statistics. Datagrams are told apart by
+//     remote address (a sharded table): a leg's endpoint must send from
+//     where it receives (symmetric RTP, RFC 4961). Unknown sources are
+//     dropped and counted. (x/net's ReadBatch makes the same system call
+//     but allocates an address per datagram; this path allocates nothing.)
 //   - The reader authenticates SRTP, updates the RFC 3550 reception
 //     statistics, hands telephone-events (RFC 4733) to the leg's DTMF
 //     receiver and audio to its jitter buffer. Per leg it does at most
@@ -39,9 +43,17 @@
 //     listener who hears it; only speakers get a Personal encoding. G.722
 //     legs are always encoded one by one, because G.722's ADPCM state
 //     must follow what each receiver has decoded. Packets go out by
-//     sendmmsg, 64 at a time. Conferences of parallelMin legs and more
-//     split each phase over Config.Workers goroutines, and spread their
-//     sends in slices of up to 512 legs, 2 ms apart, rather than one burst.
+//     sendmmsg, 64 at a time.
+//   - A conference of parallelMin legs or more shares each phase with
+//     Config.Workers goroutines, which take chunks of 64 slots from a
+//     common cursor (a worker scheduled late costs nothing: the others take
+//     its chunks), each sending on its own socket (Go serializes writes on
+//     one). It computes its frame a little ahead (lead: 1.5 times what
+//     input and mixing took lately, at most 3 ms), then sends in slices of
+//     at most 256 legs spread over 8 ms, each at its own instant, instead of
+//     one burst per tick; the waits end with nanosleep, since Go timers have
+//     millisecond resolution when the process is idle. Meanwhile the
+//     readers step aside between batches (Go's scheduler has no priorities).
 //   - A conference mixes at 8 kHz, or at 16 kHz while a G.722 leg is in;
 //     8 kHz legs are then resampled (mix.Upsampler, mix.Downsampler).
 //   - Callbacks (LegEvents) run on one event goroutine fed by a bounded
@@ -53,11 +65,25 @@
 // # Tick lag
 //
 // Load.Lag reports, for each tick, how late its packets were handed to the
-// kernel: the time from the instant a slice of sends was due (the tick's
-// instant, plus 2 ms per slice) to the end of its sendmmsg, the worst slice
-// of the tick. It is the measure of headroom: it grows with CPU contention
-// long before frames are lost. A conference more than two frames behind
-// skips the lost frames (Load.SkippedTicks) rather than burst.
+// kernel: for each slice of sends, the time from the instant it was due (the
+// tick's instant plus the lead, plus its place in the spread) to the end of
+// its sendmmsg calls; the worst slice of the tick. It is the measure of
+// headroom: it grows with CPU contention long before frames are lost.
+// Load.Wake is the part spent waiting to start the tick at all. A
+// conference more than two frames behind skips the lost frames
+// (Load.SkippedTicks) rather than burst.
+//
+// # Capacity
+//
+// Config.MaxLegs bounds the legs of the engine: AddLeg past it returns
+// ErrFull, which signalling turns into 503, and the legs already in are not
+// touched. test/load/rtpload measures an engine (its README has the
+// figures of the 2-core development machine): per participant the server
+// spends about 290 µs of CPU per second with plain RTP at 4,000 legs
+// (410-500 with AES-CM SRTP at 2,000-3,000), mostly in the kernel's UDP
+// path, and 15-30 KiB of memory. With the load generator on the same two
+// cores, 2,000 plain legs stay real-time (no loss, tick lag p99 under 5 ms);
+// 4,000 saturate the machine.
 //
 // # What a leg hears
 //

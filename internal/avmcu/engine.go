@@ -113,10 +113,12 @@ type Engine struct {
 
 	tasks  chan task
 	events chan event
+	phases atomic.Int32 // large phases running; readers back off meanwhile
 
 	legs    atomic.Int64 // reserved capacity
 	ticking atomic.Int64
 	lag     histogram
+	wake    histogram
 
 	skipped, rxPackets, txPackets, unknown, refused, eventsDropped atomic.Uint64
 }
@@ -284,7 +286,10 @@ type Load struct {
 	// its last packet was handed to the kernel after the instant it was
 	// due. It grows with CPU load long before packets are lost, which
 	// makes it the measure of headroom.
-	Lag          LagStats
+	Lag LagStats
+	// Wake is the part of Lag spent waiting to run: how late each tick
+	// started after its instant (timer resolution and CPU contention).
+	Wake         LagStats
 	SkippedTicks uint64 // ticks dropped because a conference fell over 2 frames behind
 	RxPackets    uint64 // datagrams read
 	TxPackets    uint64 // datagrams sent
@@ -305,6 +310,7 @@ func (e *Engine) Load() Load {
 		Conferences:   confs,
 		Ticking:       int(e.ticking.Load()),
 		Lag:           e.lag.stats(),
+		Wake:          e.wake.stats(),
 		SkippedTicks:  e.skipped.Load(),
 		RxPackets:     e.rxPackets.Load(),
 		TxPackets:     e.txPackets.Load(),
@@ -314,8 +320,11 @@ func (e *Engine) Load() Load {
 	}
 }
 
-// ResetLag clears the tick lag histogram, to measure a window.
-func (e *Engine) ResetLag() { e.lag.reset() }
+// ResetLag clears the tick lag histograms, to measure a window.
+func (e *Engine) ResetLag() {
+	e.lag.reset()
+	e.wake.reset()
+}
 
 // reserve takes one unit of capacity.
 func (e *Engine) reserve() bool {

@@ -24,6 +24,8 @@ type memNet struct {
 	conns map[netip.AddrPort]*memConn
 	// drop, if set, is asked about every datagram; true loses it.
 	drop func(from, to netip.AddrPort, data []byte) bool
+	// delay is the one-way transit time.
+	delay time.Duration
 }
 
 type memPkt struct {
@@ -88,9 +90,17 @@ func (c *memConn) writeBatch(b *batch) (int, error) {
 		if dst == nil {
 			continue // like UDP: nobody listens, the datagram is lost
 		}
-		select {
-		case dst.ch <- memPkt{data: append([]byte(nil), m.buf...), from: c.local}:
-		default:
+		p := memPkt{data: append([]byte(nil), m.buf...), from: c.local}
+		deliver := func() {
+			select {
+			case dst.ch <- p:
+			default:
+			}
+		}
+		if c.n.delay > 0 {
+			time.AfterFunc(c.n.delay, deliver)
+		} else {
+			deliver()
 		}
 	}
 	return 0, nil
@@ -181,6 +191,12 @@ type peerOpt struct {
 	inBand bool // LegSpec.DetectInBand
 }
 
+// srSeen is the last sender report a peer received.
+type srSeen struct {
+	ssrc, ntpMiddle uint32
+	at              time.Time
+}
+
 // queued is a packet the peer sends in place of a frame of audio; the
 // zero value sends audio.
 type queued struct {
@@ -238,22 +254,23 @@ type peer struct {
 	wg, rwg  sync.WaitGroup
 	rxMu     sync.Mutex // serializes inbound SRTP between the two receivers
 
-	mu      sync.Mutex
-	src     tone.Source
-	mute    bool // send nothing
-	queue   []queued // sent before audio, one per frame
-	ssrc    uint32
-	seq     uint16
-	ts      uint32
-	sent    int
-	audio   []int16 // decoded RTP audio, in arrival order
-	packets int
-	seqs    []uint16
-	ssrcs   map[uint32]int
-	events  []dtmf.Packet // telephone-events received
+	mu        sync.Mutex
+	src       tone.Source
+	mute      bool     // send nothing
+	queue     []queued // sent before audio, one per frame
+	ssrc      uint32
+	seq       uint16
+	ts        uint32
+	sent      int
+	audio     []int16 // decoded RTP audio, in arrival order
+	packets   int
+	seqs      []uint16
+	ssrcs     map[uint32]int
+	events    []dtmf.Packet // telephone-events received
 	rtcp      int
 	rtcpTypes map[byte]int // RTCP packet types received, by compound part
-	arrival []time.Time
+	lastSR    srSeen
+	arrival   []time.Time
 }
 
 // newPeer makes an endpoint and the LegSpec the MCU gets for it.
@@ -468,12 +485,15 @@ func (p *peer) recvLoop(c packetConn) {
 		now := time.Now()
 		for _, m := range b.msgs[:n] {
 			pkt := m.buf
+			p.rxMu.Lock()
+			sess := p.srtp
+			p.rxMu.Unlock()
 			if isRTCP(pkt) {
 				plain := pkt
-				if p.srtp != nil {
+				if sess != nil {
 					var err error
 					p.rxMu.Lock()
-					plain, err = p.srtp.DecryptRTCP(plainBuf, pkt)
+					plain, err = sess.DecryptRTCP(plainBuf, pkt)
 					p.rxMu.Unlock()
 					if err != nil {
 						p.h.t.Errorf("%s: DecryptRTCP: %v", p.name, err)
@@ -484,15 +504,22 @@ func (p *peer) recvLoop(c packetConn) {
 				p.rtcp++
 				for len(plain) >= 4 {
 					p.rtcpTypes[plain[1]]++
+					if plain[1] == 200 && len(plain) >= 16 {
+						p.lastSR = srSeen{
+							ssrc:      binary.BigEndian.Uint32(plain[4:]),
+							ntpMiddle: binary.BigEndian.Uint32(plain[10:]),
+							at:        now,
+						}
+					}
 					plain = plain[min(len(plain), 4+4*int(binary.BigEndian.Uint16(plain[2:]))):]
 				}
 				p.mu.Unlock()
 				continue
 			}
-			if p.srtp != nil {
+			if sess != nil {
 				var err error
 				p.rxMu.Lock()
-				pkt, err = p.srtp.DecryptRTP(plainBuf, pkt, nil)
+				pkt, err = sess.DecryptRTP(plainBuf, pkt, nil)
 				p.rxMu.Unlock()
 				if err != nil {
 					p.h.t.Errorf("%s: DecryptRTP: %v", p.name, err)

@@ -152,12 +152,12 @@ type Leg struct {
 	ci   int     // codec index
 
 	removed atomic.Bool
-	ctlMu   sync.Mutex                    // serializes UpdateRemote and Remove
-	keyRTP  netip.AddrPort                // registered in e.rtp (under ctlMu)
-	keyRTCP netip.AddrPort                // registered in e.rtcp, if valid
-	rtpsess *rtpsess.Session              // receive side under rxMu; Sender owned by the tick
-	snd     *rtpsess.Sender               // owned by the tick
-	jb      *jitter.Buffer                // Push by readers, Pop by the tick (own lock)
+	ctlMu   sync.Mutex       // serializes UpdateRemote and Remove
+	keyRTP  netip.AddrPort   // registered in e.rtp (under ctlMu)
+	keyRTCP netip.AddrPort   // registered in e.rtcp, if valid
+	rtpsess *rtpsess.Session // receive side under rxMu; Sender owned by the tick
+	snd     *rtpsess.Sender  // owned by the tick
+	jb      *jitter.Buffer   // Push by readers, Pop by the tick (own lock)
 
 	// Inbound state, guarded by rxMu.
 	rxMu    sync.Mutex
@@ -198,7 +198,7 @@ type Leg struct {
 
 // rxCounters are the inbound counters, under rxMu.
 type rxCounters struct {
-	rtp, rtcp                         uint64
+	rtp, rtcp                       uint64
 	garbage, auth, wrongPT, flooded uint64
 }
 

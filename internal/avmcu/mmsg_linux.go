@@ -17,10 +17,16 @@ import (
 // each remote always lands on the same socket (and reader).
 const reusePortSupported = true
 
+// controlReusePort prepares an RTP socket: shared port, and the kernel's
+// receive time on every datagram (SO_TIMESTAMPNS), so that a datagram
+// read late, while a tick had the CPU, still gets its true arrival time
+// in the jitter statistics.
 func controlReusePort(_, _ string, c syscall.RawConn) error {
 	var serr error
 	err := c.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); serr == nil {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		}
 	})
 	if err != nil {
 		return err
@@ -36,6 +42,7 @@ type sysBatch struct {
 	hs    []unix.Mmsghdr
 	iov   []unix.Iovec
 	names []unix.RawSockaddrInet6 // large enough for either family
+	ctrl  []byte                  // a receive timestamp per datagram
 
 	// State of the call in progress, for the callbacks below, which are
 	// bound once so that passing them to RawConn allocates nothing.
@@ -48,6 +55,7 @@ func (s *sysBatch) init(n int) {
 	s.hs = make([]unix.Mmsghdr, n)
 	s.iov = make([]unix.Iovec, n)
 	s.names = make([]unix.RawSockaddrInet6, n)
+	s.ctrl = make([]byte, n*ctrlSpace)
 	for i := range s.hs {
 		s.hs[i].Hdr.Iov = &s.iov[i]
 		s.hs[i].Hdr.SetIovlen(1)
@@ -56,6 +64,10 @@ func (s *sysBatch) init(n int) {
 	s.readF = s.recv
 	s.writeF = s.send
 }
+
+// ctrlSpace is the control buffer of one received datagram: room for its
+// SCM_TIMESTAMPNS.
+var ctrlSpace = unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))
 
 // recv runs recvmmsg once the socket is readable. Returning false asks
 // the runtime poller to wait for readability and call again.
@@ -105,6 +117,8 @@ func (u *udpConn) readBatch(b *batch) (int, error) {
 		s.iov[i].Base = &buf[0]
 		s.iov[i].SetLen(len(buf))
 		s.hs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
+		s.hs[i].Hdr.Control = &s.ctrl[i*ctrlSpace]
+		s.hs[i].Hdr.SetControllen(ctrlSpace)
 		s.hs[i].Hdr.Flags = 0
 		s.hs[i].Len = 0
 	}
@@ -118,6 +132,7 @@ func (u *udpConn) readBatch(b *batch) (int, error) {
 	for i := range s.done {
 		b.msgs[i].buf = b.msgs[i].buf[:s.hs[i].Len]
 		b.msgs[i].addr = decodeSockaddr(&s.names[i], s.hs[i].Hdr.Namelen)
+		b.msgs[i].at = rxTime(s.ctrl[i*ctrlSpace : i*ctrlSpace+int(s.hs[i].Hdr.Controllen)])
 	}
 	b.n = s.done
 	runtime.KeepAlive(b)
@@ -138,6 +153,8 @@ func (u *udpConn) writeBatch(b *batch) (int, error) {
 		}
 		s.iov[i].SetLen(len(m.buf))
 		s.hs[i].Hdr.Namelen = encodeSockaddr(&s.names[i], m.addr, u.v6)
+		s.hs[i].Hdr.Control = nil
+		s.hs[i].Hdr.SetControllen(0)
 	}
 	s.count, s.done, s.refused = b.n, 0, 0
 	err := u.rc.Write(s.writeF)
@@ -175,4 +192,22 @@ func decodeSockaddr(sa *unix.RawSockaddrInet6, n uint32) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), port)
 	}
 	return netip.AddrPort{}
+}
+
+// rxTime returns the SCM_TIMESTAMPNS receive time of a datagram in Unix
+// nanoseconds, or 0 if its control messages do not carry one.
+func rxTime(ctrl []byte) int64 {
+	for len(ctrl) >= unix.CmsgLen(0) {
+		cm := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+		l := int(cm.Len)
+		if l < unix.CmsgLen(0) || l > len(ctrl) {
+			return 0
+		}
+		if cm.Level == unix.SOL_SOCKET && cm.Type == unix.SCM_TIMESTAMPNS && l-unix.CmsgLen(0) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&ctrl[unix.CmsgLen(0)]))
+			return ts.Nano()
+		}
+		ctrl = ctrl[min(len(ctrl), unix.CmsgSpace(l-unix.CmsgLen(0))):]
+	}
+	return 0
 }

@@ -23,7 +23,7 @@ func (u *udpConn) readBatch(b *batch) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	m.buf, m.addr = m.buf[:n], netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	m.buf, m.addr, m.at = m.buf[:n], netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()), 0
 	b.n = 1
 	return 1, nil
 }

@@ -207,7 +207,10 @@ func TestAddLegRefusesBadSpecs(t *testing.T) {
 			{"no remote", func(s *LegSpec) { s.Remote = netipMust("0.0.0.0:0") }, ErrLegSpec},
 			{"port zero", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:0") }, ErrLegSpec},
 			{"other family", func(s *LegSpec) { s.Remote = netipMust("[2001:db8::1]:4000") }, ErrLegSpec},
-			{"RTCP family", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:4000"); s.RemoteRTCP = netipMust("[2001:db8::1]:4001") }, ErrLegSpec},
+			{"RTCP family", func(s *LegSpec) {
+				s.Remote = netipMust("10.0.0.9:4000")
+				s.RemoteRTCP = netipMust("[2001:db8::1]:4001")
+			}, ErrLegSpec},
 			{"no RTCP port", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:65535") }, ErrLegSpec},
 			{"bad keys", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:4000"); s.SRTP = &sdes.Negotiated{} }, ErrLegSpec},
 			{"address in use", func(s *LegSpec) {}, ErrAddressInUse},

@@ -1,6 +1,7 @@
 package avmcu
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 )
@@ -37,11 +38,13 @@ func newRoutes() *routes {
 // behind one NAT differ in the port, phones on a LAN in the address.
 func (r *routes) shard(a netip.AddrPort) *routeShard {
 	b := a.Addr().As16()
-	h := uint32(a.Port()) * 0x9E3779B1
-	for _, x := range b[12:] {
-		h = (h ^ uint32(x)) * 0x01000193
-	}
-	return &r.shards[(h>>16)%routeShards]
+	h := uint64(binary.LittleEndian.Uint32(b[12:]))<<16 | uint64(a.Port())
+	h ^= binary.LittleEndian.Uint64(b[:8]) ^ uint64(binary.LittleEndian.Uint32(b[8:12]))<<40
+	// The finalizer of SplitMix64: every input bit moves every output bit.
+	h = (h ^ h>>30) * 0xBF58476D1CE4E5B9
+	h = (h ^ h>>27) * 0x94D049BB133111EB
+	h ^= h >> 31
+	return &r.shards[h%routeShards]
 }
 
 // lookup returns the leg registered under a, or nil.
@@ -74,6 +77,3 @@ func (r *routes) remove(a netip.AddrPort, l *Leg) {
 	}
 	s.mu.Unlock()
 }
-
-// holder returns who holds a, for conflict checks.
-func (r *routes) holder(a netip.AddrPort) *Leg { return r.lookup(a) }

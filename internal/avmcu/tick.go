@@ -15,17 +15,26 @@ import (
 const (
 	// workerBatch is the datagrams one sendmmsg carries.
 	workerBatch = 64
+	// chunk is the slots a goroutine takes at a time from a shared phase:
+	// one sendmmsg batch.
+	chunk = workerBatch
 	// parallelMin is the conference size from which a tick is split over
 	// the workers; below it, one goroutine is quicker than a hand-off.
 	parallelMin = 192
-	// sliceLegs and maxSlices spread a large conference's sends over the
-	// frame: a slice of up to sliceLegs legs every sliceGap, so that the
-	// kernel and the receivers see a steady stream instead of one burst
-	// per tick (limits.md §5), and the tick lag measures each slice
-	// against its own instant.
-	sliceLegs = 512
-	maxSlices = 8
-	sliceGap  = 2 * time.Millisecond
+	// sliceLegs, maxSlices and sendSpread spread a large conference's
+	// sends: slices of up to sliceLegs legs, evenly over sendSpread, so
+	// that the kernel and the receivers see a steady stream instead of one
+	// burst per tick (limits.md §5), and the tick lag measures each slice
+	// against its own instant. The spread leaves half the frame free, so
+	// that a late tick catches up before the next.
+	sliceLegs  = 256
+	maxSlices  = 16
+	sendSpread = 8 * time.Millisecond
+	// maxLead bounds how far ahead of its first send a frame is computed.
+	maxLead = 3 * time.Millisecond
+	// coarseSleep is the end of a large conference's waits that it sleeps
+	// with the kernel's resolution (see preciseSleep).
+	coarseSleep = 1500 * time.Microsecond
 	// inactivityEvery is how often, in ticks, a leg's inactivity is checked.
 	inactivityEvery = 50
 	// maxPacket is the largest RTP packet the MCU sends: header, one frame
@@ -76,69 +85,112 @@ const (
 	phaseOutput                  // Output, encode, RTP, SRTP, send
 )
 
-// task is one part of a tick's phase for a worker.
+// task asks a worker to help with a conference's current phase.
 type task struct {
-	c      *Conference
-	phase  phase
-	lo, hi int
-	part   int
-	ideal  time.Time
-	wg     *sync.WaitGroup
+	c    *Conference
+	part int // which accumulator it uses
+	wg   *sync.WaitGroup
 }
 
-// worker runs tick parts until the engine stops.
+// worker helps with phases until the engine stops.
 func (e *Engine) worker(s *scratch) {
 	for t := range e.tasks {
-		t.c.runPart(t.phase, t.lo, t.hi, t.part, t.ideal, s)
+		t.c.pull(t.part, s)
 		t.wg.Done()
 	}
 }
 
-// tick runs one 20 ms frame: input for every slot, the mix, then output
-// in slices spread over the frame, and records the lag.
-func (c *Conference) tick(ideal time.Time) {
+// tick runs one 20 ms frame: input for every slot and the mix, then
+// output in slices, each sent at its own instant, and records the lag.
+//
+// A large conference computes ahead: its first slice is due lead after the
+// tick started, lead being 1.5 times what input and mixing took lately,
+// so that the packets leave on schedule even when computing them was
+// delayed a little. A small one computes in microseconds and sends at once.
+func (c *Conference) tick(start time.Time) {
+	c.e.wake.record(time.Since(start))
 	n := c.mix.Slots()
 	c.tickNo++
-	c.run(phaseInput, 0, n, ideal)
+	c.run(phaseInput, 0, n, start)
 	c.mix.Mix(c.accPtrs...)
 	c.prepareShared()
+	c.updateLead(n, time.Since(start))
 
 	slices := min(maxSlices, max(1, (n+sliceLegs-1)/sliceLegs))
 	var lag time.Duration
 	for k := range slices {
-		due := ideal.Add(time.Duration(k) * sliceGap)
-		if k > 0 {
-			if d := time.Until(due); d > 0 {
-				time.Sleep(d)
-			}
+		due := start.Add(c.lead + time.Duration(k)*sendSpread/time.Duration(slices))
+		if d := time.Until(due); d > 0 {
+			sleepFor(d)
 		}
-		c.run(phaseOutput, k*n/slices, (k+1)*n/slices, ideal)
+		c.run(phaseOutput, k*n/slices, (k+1)*n/slices, due)
 		lag = max(lag, time.Since(due))
 	}
 	c.e.lag.record(lag)
 }
 
-// run executes a phase over slots [lo, hi): split over the workers for a
-// large conference, with the conference goroutine doing the last part.
-func (c *Conference) run(p phase, lo, hi int, ideal time.Time) {
-	parts := 1
-	if c.mix.Slots() >= parallelMin {
-		parts = len(c.accs)
-	}
-	if parts == 1 || hi-lo < parts {
-		c.runPart(p, lo, hi, 0, ideal, c.scr)
+// updateLead follows how long input and mixing take.
+func (c *Conference) updateLead(n int, took time.Duration) {
+	if n < parallelMin {
+		c.lead, c.took = 0, 0
 		return
 	}
-	c.wg.Add(parts - 1)
-	for i := range parts - 1 {
-		c.e.tasks <- task{c: c, phase: p, lo: lo + i*(hi-lo)/parts, hi: lo + (i+1)*(hi-lo)/parts, part: i, ideal: ideal, wg: &c.wg}
+	if took > c.took {
+		c.took = took // rise at once
+	} else {
+		c.took -= (c.took - took) / 16 // decay over a few hundred ms
 	}
-	c.runPart(p, lo+(parts-1)*(hi-lo)/parts, hi, parts-1, ideal, c.scr)
+	c.lead = min(maxLead, c.took+c.took/2)
+}
+
+// run executes a phase over slots [lo, hi). A large conference shares it
+// with the workers: each goroutine takes chunks of slots from a common
+// cursor until none is left, so the phase never waits for a worker that
+// has not been scheduled yet (the conference goroutine then does it all),
+// and uses every P that is free.
+func (c *Conference) run(p phase, lo, hi int, ideal time.Time) {
+	parts := 1
+	if c.mix.Slots() >= parallelMin && hi-lo > chunk {
+		parts = len(c.accs)
+	}
+	if parts == 1 {
+		c.scr.sock = c.sockBase
+		c.runRange(p, lo, hi, 0, ideal, c.scr)
+		return
+	}
+	c.e.phases.Add(1)
+	defer c.e.phases.Add(-1)
+	c.cur.Store(int64(lo))
+	c.curHi, c.curPhase, c.curIdeal = hi, p, ideal
+	for i := 1; i < parts; i++ {
+		// Never wait for a busy pool: without help, the conference
+		// goroutine takes every chunk itself.
+		c.wg.Add(1)
+		select {
+		case c.e.tasks <- task{c: c, part: i, wg: &c.wg}:
+		default:
+			c.wg.Done()
+		}
+	}
+	c.pull(0, c.scr)
 	c.wg.Wait()
 }
 
-// runPart is one goroutine's share of a phase.
-func (c *Conference) runPart(p phase, lo, hi, part int, ideal time.Time, s *scratch) {
+// pull runs chunks of the current phase until none is left. Each part
+// sends on its own socket: Go serializes the writes on one socket.
+func (c *Conference) pull(part int, s *scratch) {
+	s.sock = (c.sockBase + part) % len(c.e.conns)
+	for {
+		lo := int(c.cur.Add(chunk)) - chunk
+		if lo >= c.curHi {
+			return
+		}
+		c.runRange(c.curPhase, lo, min(lo+chunk, c.curHi), part, c.curIdeal, s)
+	}
+}
+
+// runRange is a phase over slots [lo, hi) on one goroutine.
+func (c *Conference) runRange(p phase, lo, hi, part int, ideal time.Time, s *scratch) {
 	switch p {
 	case phaseInput:
 		for slot := lo; slot < hi; slot++ {
@@ -161,6 +213,9 @@ func (c *Conference) runPart(p phase, lo, hi, part int, ideal time.Time, s *scra
 func (c *Conference) input(l *Leg, s *scratch, ideal time.Time) {
 	cd := l.spec.Codec
 	f := l.jb.Pop(ideal, s.payload[:cd.FrameBytes])
+	if !l.dir.receives() && l.det == nil {
+		return // on hold: drained, not decoded
+	}
 	pcm := s.pcm[:cd.FrameSamples]
 	switch f.Status {
 	case jitter.Ready:

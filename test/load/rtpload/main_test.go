@@ -1,0 +1,110 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParticipantAddresses(t *testing.T) {
+	for _, n := range []int{1, 250, 251, 10000} {
+		seen := map[string]bool{}
+		for i := range n {
+			a := participantAddr(i)
+			if !a.IsLoopback() || seen[a.String()] {
+				t.Fatalf("participant %d: %v (loopback %v, duplicate %v)", i, a, a.IsLoopback(), seen[a.String()])
+			}
+			seen[a.String()] = true
+			if got, ok := participantIndex(a, n); !ok || got != i {
+				t.Fatalf("participantIndex(%v) = %d, %v; want %d", a, got, ok, i)
+			}
+		}
+		if _, ok := participantIndex(participantAddr(n), n); ok {
+			t.Errorf("address of participant %d accepted with %d participants", n, n)
+		}
+	}
+	for _, bad := range []string{"127.0.0.1", "127.2.0.0", "127.2.0.251", "10.2.0.1"} {
+		if _, ok := participantIndex(mustAddr(bad), 10000); ok {
+			t.Errorf("participantIndex(%s) accepted", bad)
+		}
+	}
+}
+
+func TestOptionsAreBounded(t *testing.T) {
+	good := options{participants: 10, srtp: "none", duration: time.Second, warmup: time.Second, sockets: 2, talkEvery: 25}
+	if err := good.check(); err != nil {
+		t.Fatalf("good options: %v", err)
+	}
+	for name, change := range map[string]func(o *options){
+		"too many":       func(o *options) { o.participants = maxParticipants + 1 },
+		"none":           func(o *options) { o.participants = 0 },
+		"too long":       func(o *options) { o.duration = maxDuration + time.Second },
+		"long warm-up":   func(o *options) { o.warmup = time.Minute },
+		"suite":          func(o *options) { o.srtp = "des" },
+		"remote server":  func(o *options) { o.connect = "192.0.2.1:5000" },
+		"sockets":        func(o *options) { o.sockets = 0 },
+		"speakers":       func(o *options) { o.speakers = 99 },
+		"nice":           func(o *options) { o.clientNice = 20 },
+		"nice in-proc":   func(o *options) { o.clientNice = 5; o.inProcess = true },
+		"negative talks": func(o *options) { o.talkEvery = -1 },
+	} {
+		o := good
+		change(&o)
+		if err := o.check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestSmallRun measures a tiny conference in-process, plain and with SRTP:
+// every packet arrives and verifies.
+func TestSmallRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time")
+	}
+	for _, suite := range []string{"none", "gcm"} {
+		o := options{participants: 30, srtp: suite, duration: time.Second, warmup: 500 * time.Millisecond,
+			inProcess: true, sockets: 2, talkEvery: 10}
+		r, err := run(o, serverOpts{})
+		if err != nil {
+			t.Fatalf("%s: %v", suite, err)
+		}
+		var out bytes.Buffer
+		r.print(&out)
+		t.Log(out.String())
+		if r.legs != 30 || r.after.Lost != r.before.Lost || r.cli.lost != 0 || r.cli.verifyFail != 0 || r.cli.verified == 0 {
+			t.Errorf("%s: legs %d, server loss %d, client loss %d, verified %d/%d failed",
+				suite, r.legs, r.after.Lost-r.before.Lost, r.cli.lost, r.cli.verified, r.cli.verifyFail)
+		}
+		if r.cli.rx < 30*40 || r.cli.sent < 30*40 {
+			t.Errorf("%s: sent %d, received %d in 1 s of 30 participants, want ~1500 each", suite, r.cli.sent, r.cli.rx)
+		}
+		if !strings.Contains(out.String(), "RESULT n=30 srtp="+suite) {
+			t.Errorf("%s: no RESULT line", suite)
+		}
+	}
+}
+
+// TestCapacityIsRefusedGracefully asks for more legs than the MCU takes.
+func TestCapacityIsRefusedGracefully(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time")
+	}
+	o := options{participants: 25, srtp: "none", duration: time.Second, warmup: 300 * time.Millisecond, inProcess: true, sockets: 1}
+	r, err := run(o, serverOpts{MaxLegs: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.legs != 20 || r.refused != 5 || !strings.Contains(r.refusedWhy, "capacity") {
+		t.Errorf("legs %d, refused %d (%s); want 20 and 5 for capacity", r.legs, r.refused, r.refusedWhy)
+	}
+	if r.cli.lost != 0 || r.after.Lost != r.before.Lost || r.cli.rx < 20*40 {
+		t.Errorf("the admitted legs suffered: client loss %d, server loss %d, received %d", r.cli.lost, r.after.Lost-r.before.Lost, r.cli.rx)
+	}
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
