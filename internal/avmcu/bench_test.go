@@ -209,9 +209,9 @@ func BenchmarkTick(b *testing.B) {
 // BenchmarkBatchIO sends and receives 64 datagrams over loopback with one
 // sendmmsg and recvmmsg each.
 func BenchmarkBatchIO(b *testing.B) {
-	rx, raddr := listenLoopback(b, 0)
+	rx, raddr := listenLoopback(b)
 	defer rx.close()
-	tx, _ := listenLoopback(b, 0)
+	tx, _ := listenLoopback(b)
 	defer tx.close()
 	wb := newWriteBatch(64)
 	pkt := make([]byte, 172)

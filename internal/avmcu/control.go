@@ -278,7 +278,7 @@ type LoadReport struct {
 }
 
 // ServeLoad answers GET with the engine's load as JSON.
-func (m *MCU) ServeLoad(w http.ResponseWriter, r *http.Request) {
+func (m *MCU) ServeLoad(w http.ResponseWriter, _ *http.Request) {
 	l := m.engine.Load()
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(LoadReport{

@@ -136,32 +136,33 @@ var (
 
 // newMemHarness starts an engine on a fresh in-memory network; call it
 // inside a synctest bubble.
-func newMemHarness(t testing.TB, cfg Config) *harness {
-	t.Helper()
+func newMemHarness(tb testing.TB, cfg Config) *harness {
+	tb.Helper()
 	cfg.Addr = memMCU.Addr()
 	cfg, err := cfg.withDefaults()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	n := newMemNet()
 	e := newEngine(cfg, []packetConn{n.listen(memMCU)}, n.listen(memMCUC), memMCU)
-	return startHarness(t, e, n)
+	return startHarness(tb, e, n)
 }
 
 // newUDPHarness starts an engine on 127.0.0.1 with real sockets.
-func newUDPHarness(t testing.TB, cfg Config) *harness {
-	t.Helper()
+func newUDPHarness(tb testing.TB, cfg Config) *harness {
+	tb.Helper()
 	cfg.Addr = netip.MustParseAddr("127.0.0.1")
 	e, err := NewEngine(cfg)
 	if err != nil {
-		t.Fatalf("NewEngine: %v", err)
+		tb.Fatalf("NewEngine: %v", err)
 	}
-	return startHarness(t, e, nil)
+	return startHarness(tb, e, nil)
 }
 
-func startHarness(t testing.TB, e *Engine, n *memNet) *harness {
+func startHarness(tb testing.TB, e *Engine, n *memNet) *harness {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, e: e, net: n, ctx: ctx, cancel: cancel, done: make(chan error, 1), next: 6000}
+	h := &harness{t: tb, e: e, net: n, ctx: ctx, cancel: cancel, done: make(chan error, 1), next: 6000}
 	go func() { h.done <- e.Run(ctx) }()
 	return h
 }
@@ -295,11 +296,11 @@ func (h *harness) newPeer(name string, opt peerOpt) *peer {
 		}
 		h.next += 2
 	} else {
-		c, a := listenLoopback(h.t, 0)
+		c, a := listenLoopback(h.t)
 		p.conn, p.addr = c, a
 		if !opt.mux {
 			// The RTCP port need not be RTP+1 when SDP says so (RFC 3605).
-			rc, ra := listenLoopback(h.t, 0)
+			rc, ra := listenLoopback(h.t)
 			p.rtcpConn = rc
 			p.spec.RemoteRTCP = ra
 		}
@@ -333,15 +334,16 @@ func (h *harness) newPeer(name string, opt peerOpt) *peer {
 	return p
 }
 
-func listenLoopback(t testing.TB, port int) (*udpConn, netip.AddrPort) {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+// listenLoopback opens a UDP socket on an ephemeral port of 127.0.0.1.
+func listenLoopback(tb testing.TB) (*udpConn, netip.AddrPort) {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	u, err := newUDPConn(c, false)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return u, c.LocalAddr().(*net.UDPAddr).AddrPort()
 }
@@ -600,19 +602,19 @@ func amplitude(x []int16, rate int, f float64) float64 {
 }
 
 // hears checks which tones are present in the tail of a peer's audio.
-func hears(t testing.TB, p *peer, audio []int16, want map[float64]bool) {
-	t.Helper()
+func hears(tb testing.TB, p *peer, audio []int16, want map[float64]bool) {
+	tb.Helper()
 	rate := p.opt.codec.SampleRate
 	if len(audio) < rate/4 {
-		t.Fatalf("%s: only %d samples of audio", p.name, len(audio))
+		tb.Fatalf("%s: only %d samples of audio", p.name, len(audio))
 	}
 	for f, present := range want {
 		a := amplitude(audio, rate, f)
 		switch {
 		case present && a < 400:
-			t.Errorf("%s: %v Hz at amplitude %.0f, want it heard (>= 400)", p.name, f, a)
+			tb.Errorf("%s: %v Hz at amplitude %.0f, want it heard (>= 400)", p.name, f, a)
 		case !present && a > 80:
-			t.Errorf("%s: %v Hz at amplitude %.0f, want it absent (<= 80)", p.name, f, a)
+			tb.Errorf("%s: %v Hz at amplitude %.0f, want it absent (<= 80)", p.name, f, a)
 		}
 	}
 }

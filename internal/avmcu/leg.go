@@ -22,15 +22,15 @@ import (
 type Direction uint8
 
 const (
-	// SendRecv: the MCU sends the mix and takes the leg's audio. The zero
-	// value.
+	// SendRecv means the MCU sends the mix and takes the leg's audio. The
+	// zero value.
 	SendRecv Direction = iota
-	// SendOnly: the MCU sends but ignores the leg's audio.
+	// SendOnly means the MCU sends but ignores the leg's audio.
 	SendOnly
-	// RecvOnly: the MCU takes the leg's audio but sends nothing (the remote
-	// is on hold, a=sendonly on its side).
+	// RecvOnly means the MCU takes the leg's audio but sends nothing (the
+	// remote is on hold, a=sendonly on its side).
 	RecvOnly
-	// Inactive: neither.
+	// Inactive means the MCU neither sends nor takes audio.
 	Inactive
 )
 

@@ -95,7 +95,7 @@ func TestKernelTimestamps(t *testing.T) {
 	rx := e.conns[0].(*udpConn)
 	defer rx.close()
 	defer e.rtcpConn.close()
-	tx, _ := listenLoopback(t, 0)
+	tx, _ := listenLoopback(t)
 	defer tx.close()
 	before := time.Now()
 	wb := newWriteBatch(1)

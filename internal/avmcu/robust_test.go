@@ -213,7 +213,7 @@ func TestAddLegRefusesBadSpecs(t *testing.T) {
 			}, ErrLegSpec},
 			{"no RTCP port", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:65535") }, ErrLegSpec},
 			{"bad keys", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:4000"); s.SRTP = &sdes.Negotiated{} }, ErrLegSpec},
-			{"address in use", func(s *LegSpec) {}, ErrAddressInUse},
+			{"address in use", func(_ *LegSpec) {}, ErrAddressInUse},
 			{"RTCP address in use", func(s *LegSpec) { s.Remote = netipMust("10.0.0.9:4000"); s.RemoteRTCP = netipMust("10.0.0.2:6001") }, ErrAddressInUse},
 		}
 		for _, tc := range cases {

@@ -101,7 +101,7 @@ func canonical(tag string) string {
 	}
 	for i, p := range parts {
 		for _, c := range []byte(p) {
-			if !('a' <= c|0x20 && c|0x20 <= 'z') && !('0' <= c && c <= '9') {
+			if (c|0x20 < 'a' || c|0x20 > 'z') && (c < '0' || c > '9') {
 				return ""
 			}
 		}

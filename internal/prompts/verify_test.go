@@ -16,7 +16,7 @@ func TestLevels(t *testing.T) {
 			square[i] = -32768
 		}
 	}
-	sine := tone(8000, 440, 0.5)
+	sine := tone(8000, 0.5)
 	tests := []struct {
 		name     string
 		pcm      []int16
@@ -46,13 +46,13 @@ func TestCheckSpeech(t *testing.T) {
 		pcm  []int16
 		want string // "" for no problem
 	}{
-		{"good", tone(Rate, 440, amp(-20)), ""},
-		{"shortest", tone(MinClip, 440, amp(-20)), ""},
-		{"too short", tone(MinClip-1, 440, amp(-20)), "long; want 0.2 to 15 s"},
-		{"too long", tone(MaxClip+1, 440, amp(-20)), "long; want 0.2 to 15 s"},
-		{"too quiet", tone(Rate, 440, amp(-30)), "RMS -30.0 dBFS"},
-		{"too loud", tone(Rate, 440, amp(-12)), "RMS -12.0 dBFS"},
-		{"clipped", withPeak(tone(Rate, 440, amp(-20)), 32767), "peak 32767"},
+		{"good", tone(Rate, amp(-20)), ""},
+		{"shortest", tone(MinClip, amp(-20)), ""},
+		{"too short", tone(MinClip-1, amp(-20)), "long; want 0.2 to 15 s"},
+		{"too long", tone(MaxClip+1, amp(-20)), "long; want 0.2 to 15 s"},
+		{"too quiet", tone(Rate, amp(-30)), "RMS -30.0 dBFS"},
+		{"too loud", tone(Rate, amp(-12)), "RMS -12.0 dBFS"},
+		{"clipped", withPeak(tone(Rate, amp(-20)), 32767), "peak 32767"},
 		{"silent", make([]int16, Rate), "RMS -Inf dBFS"},
 	}
 	for _, tt := range tests {
@@ -157,7 +157,9 @@ func TestCheckStray(t *testing.T) {
 	}
 }
 
-func tone(n int, hz, amp float64) []int16 {
+// tone returns n samples of a 440 Hz sine at amplitude amp (of full scale).
+func tone(n int, amp float64) []int16 {
+	hz := 440.0
 	pcm := make([]int16, n)
 	for i := range pcm {
 		pcm[i] = int16(amp * 32767 * math.Sin(2*math.Pi*hz*float64(i)/Rate))

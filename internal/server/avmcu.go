@@ -167,7 +167,7 @@ func (l legLog) LegLeft(conference, user, legID, reason string) {
 	l.log.Info("A/V leg left", "conference", conference, "user", user, "leg", legID, "reason", reason)
 }
 
-func (l legLog) DTMF(conference, user, legID string, digit rune, inBand bool) {
+func (l legLog) DTMF(conference, user, _ string, digit rune, inBand bool) {
 	l.log.Info("A/V leg DTMF", "conference", conference, "user", user, "digit", string(digit), "in_band", inBand)
 }
 

@@ -57,7 +57,7 @@ func startMediation(ctx context.Context, g *errgroup.Group, cfg config.File, dat
 	var serverTLS *tls.Config
 	if mc.TLSListen != "" {
 		tlsHost, _, _ := net.SplitHostPort(mc.TLSListen)
-		cert, _, err := loadOrCreateCert(cfg.SIP.TLSCert, cfg.SIP.TLSKey, dataDir,
+		cert, err := loadOrCreateCert(cfg.SIP.TLSCert, cfg.SIP.TLSKey, dataDir,
 			[]string{poolFQDN, s.local.PrimaryDomain(), tlsHost, "localhost", "127.0.0.1", "::1"})
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func startMediation(ctx context.Context, g *errgroup.Group, cfg config.File, dat
 func mediationNextHop(sc config.SIPConfig, dataDir, poolFQDN string, s *sipServer) (mediation.FrontEnd, error) {
 	if addr := s.listenAddrs["tls"]; addr != "" {
 		host, _, _ := net.SplitHostPort(sc.TLSListen)
-		cert, _, err := loadOrCreateCert(sc.TLSCert, sc.TLSKey, dataDir,
+		cert, err := loadOrCreateCert(sc.TLSCert, sc.TLSKey, dataDir,
 			[]string{poolFQDN, s.local.PrimaryDomain(), host, "localhost", "127.0.0.1", "::1"})
 		if err != nil {
 			return mediation.FrontEnd{}, err

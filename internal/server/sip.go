@@ -317,7 +317,7 @@ func (s *sipServer) listen(ctx context.Context, g *errgroup.Group, cfg config.SI
 
 	if cfg.TLSListen != "" {
 		host, _, _ := net.SplitHostPort(cfg.TLSListen)
-		cert, _, err := loadOrCreateCert(cfg.TLSCert, cfg.TLSKey, dataDir,
+		cert, err := loadOrCreateCert(cfg.TLSCert, cfg.TLSKey, dataDir,
 			[]string{poolFQDN, s.local.PrimaryDomain(), host, "localhost", "127.0.0.1", "::1"})
 		if err != nil {
 			return err

@@ -21,36 +21,36 @@ import (
 // kept under dataDir/tls, generating it on first use. A self-signed
 // certificate lets TLS work out of the box on loopback; operators configure
 // a real one for anything else.
-func loadOrCreateCert(certFile, keyFile, dataDir string, names []string) (tls.Certificate, bool, error) {
+func loadOrCreateCert(certFile, keyFile, dataDir string, names []string) (tls.Certificate, error) {
 	if certFile != "" {
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return tls.Certificate{}, false, fmt.Errorf("load TLS certificate: %w", err)
+			return tls.Certificate{}, fmt.Errorf("load TLS certificate: %w", err)
 		}
-		return c, false, nil
+		return c, nil
 	}
 	dir := filepath.Join(dataDir, "tls")
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if c, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
-		return c, false, nil
+		return c, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return tls.Certificate{}, false, fmt.Errorf("load generated TLS certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("load generated TLS certificate: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return tls.Certificate{}, false, fmt.Errorf("create %s: %w", dir, err)
+		return tls.Certificate{}, fmt.Errorf("create %s: %w", dir, err)
 	}
 	certPEM, keyPEM, err := selfSigned(names, time.Now())
 	if err != nil {
-		return tls.Certificate{}, false, err
+		return tls.Certificate{}, err
 	}
 	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		return tls.Certificate{}, false, fmt.Errorf("write TLS key: %w", err)
+		return tls.Certificate{}, fmt.Errorf("write TLS key: %w", err)
 	}
 	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil { //nolint:gosec // a certificate is public
-		return tls.Certificate{}, false, fmt.Errorf("write TLS certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("write TLS certificate: %w", err)
 	}
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	return c, true, err
+	return c, err
 }
 
 // selfSigned makes an ECDSA P-256 certificate valid for names (DNS names or

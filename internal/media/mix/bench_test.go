@@ -33,6 +33,7 @@ func benchFrames(n, samples int, loud bool) [][]int16 {
 // to compare with the prototype's mixing cost (about 360 ns per participant
 // and frame for decode, N−1 mix and encode).
 func benchTick(b *testing.B, cfg Config, n int, loud bool) {
+	b.Helper()
 	m := newMixer(b, cfg, n)
 	fs := m.FrameSamples()
 	frames := benchFrames(n, fs, loud)

@@ -56,7 +56,7 @@ func Example() {
 	}
 	wg.Wait()
 	fmt.Println("speakers:", m.Speakers(nil))
-	fmt.Println("kinds:", kinds)
+	fmt.Printf("kinds: %v\n", kinds) // each Kind prints by its String method
 	// Output:
 	// speakers: [5 4 3]
 	// kinds: [shared shared shared personal personal personal]

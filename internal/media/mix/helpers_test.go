@@ -32,50 +32,50 @@ func amplitude(x []int16, rate int, f float64) float64 {
 }
 
 // newMixer returns a Mixer for cfg with n participants in slots 0..n-1.
-func newMixer(t testing.TB, cfg Config, n int) *Mixer {
-	t.Helper()
+func newMixer(tb testing.TB, cfg Config, n int) *Mixer {
+	tb.Helper()
 	m, err := NewMixer(cfg)
 	if err != nil {
-		t.Fatalf("NewMixer(%+v): %v", cfg, err)
+		tb.Fatalf("NewMixer(%+v): %v", cfg, err)
 	}
 	for i := range n {
 		got, err := m.Add()
 		if err != nil || got != i {
-			t.Fatalf("Add() = %d, %v; want %d, nil", got, err, i)
+			tb.Fatalf("Add() = %d, %v; want %d, nil", got, err, i)
 		}
 	}
 	return m
 }
 
 // put gives every slot with a non-nil frame its input.
-func put(t testing.TB, m *Mixer, frames [][]int16) {
-	t.Helper()
+func put(tb testing.TB, m *Mixer, frames [][]int16) {
+	tb.Helper()
 	for i, f := range frames {
 		if f == nil {
 			continue
 		}
 		if err := m.Put(i, f); err != nil {
-			t.Fatalf("Put(%d): %v", i, err)
+			tb.Fatalf("Put(%d): %v", i, err)
 		}
 	}
 }
 
 // output returns slot i's kind and a copy of its frame.
-func output(t testing.TB, m *Mixer, i int) (Kind, []int16) {
-	t.Helper()
+func output(tb testing.TB, m *Mixer, i int) (Kind, []int16) {
+	tb.Helper()
 	k, f, err := m.Output(i, make([]int16, m.FrameSamples()))
 	if err != nil {
-		t.Fatalf("Output(%d): %v", i, err)
+		tb.Fatalf("Output(%d): %v", i, err)
 	}
 	return k, append([]int16(nil), f...)
 }
 
 // status returns slot i's status.
-func status(t testing.TB, m *Mixer, i int) Status {
-	t.Helper()
+func status(tb testing.TB, m *Mixer, i int) Status {
+	tb.Helper()
 	st, err := m.Status(i)
 	if err != nil {
-		t.Fatalf("Status(%d): %v", i, err)
+		tb.Fatalf("Status(%d): %v", i, err)
 	}
 	return st
 }

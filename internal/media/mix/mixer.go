@@ -22,8 +22,8 @@ const (
 	// saturated to int16, MaxSlots × 32768 < 2³¹, so the int32 accumulator
 	// can never overflow.
 	MaxSlots = 65535
-	// AllSpeakers, as Config.Speakers, mixes every voiced input (a full N−1
-	// mix) instead of the K loudest.
+	// AllSpeakers is the Config.Speakers that mixes every voiced input (a
+	// full N−1 mix) instead of the K loudest.
 	AllSpeakers = -1
 )
 
@@ -107,14 +107,14 @@ type Config struct {
 type Kind uint8
 
 const (
-	// Silence: nothing to hear (nobody contributes, or the listener is the
-	// only contributor). The MCU may send a cached encoding of silence.
+	// Silence means nothing to hear (nobody contributes, or the listener is
+	// the only contributor). The MCU may send a cached encoding of silence.
 	Silence Kind = iota
-	// Shared: the mix of all contributors, the same for every listener of
+	// Shared is the mix of all contributors, the same for every listener of
 	// this kind. The MCU encodes Shared() once per codec and tick.
 	Shared
-	// Personal: the mix without the listener's own contribution; it must be
-	// encoded for him alone.
+	// Personal is the mix without the listener's own contribution; it must
+	// be encoded for him alone.
 	Personal
 )
 

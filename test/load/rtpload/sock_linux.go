@@ -246,7 +246,7 @@ func rusage() (user, sys int64) {
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return 0, 0
 	}
-	return ru.Utime.Sec*1e6 + int64(ru.Utime.Usec), ru.Stime.Sec*1e6 + int64(ru.Stime.Usec)
+	return ru.Utime.Nano() / 1e3, ru.Stime.Nano() / 1e3
 }
 
 // niceAll sets the nice value of every thread of the process: Linux keeps
