@@ -113,6 +113,21 @@ func NewMCU(engine *Engine, client *sipgo.Client, cfg SIPConfig, log *slog.Logge
 	}
 }
 
+// SetNotifier replaces the notifier; call it before the MCU serves (the
+// server wires the Focus in once both exist).
+func (m *MCU) SetNotifier(n Notifier) {
+	m.mu.Lock()
+	m.cfg.Notify = n
+	m.mu.Unlock()
+}
+
+// notifier is the current notifier.
+func (m *MCU) notifier() Notifier {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cfg.Notify
+}
+
 // Handles reports whether req is addressed to an A/V MCU conference URI.
 func Handles(req *sip.Request) bool {
 	_, svc, _, ok := c3p.ParseConferenceURI(req.Recipient.String())
@@ -198,8 +213,8 @@ func (m *MCU) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.ServerTr
 		return
 	}
 	m.log.InfoContext(ctx, "leg joined", "conference", conf, "user", user, "remote", spec.Remote, "codec", spec.Codec.Name, "srtp", spec.SRTP != nil)
-	if m.cfg.Notify != nil {
-		m.cfg.Notify.LegJoined(conf, user, c.id)
+	if n := m.notifier(); n != nil {
+		n.LegJoined(conf, user, c.id)
 	}
 	// Ending the dialog from the other side (BYE) ends the leg.
 	go func() {
@@ -358,8 +373,8 @@ func (m *MCU) events(c *call) LegEvents {
 		OnInactive: func() { m.hangUp(c, "media inactivity") },
 		OnBye:      func() { m.hangUp(c, "RTCP BYE") },
 		OnDTMF: func(digit rune, inBand bool) {
-			if m.cfg.Notify != nil {
-				m.cfg.Notify.DTMF(c.conf, c.user, c.id, digit, inBand)
+			if n := m.notifier(); n != nil {
+				n.DTMF(c.conf, c.user, c.id, digit, inBand)
 			}
 		},
 	}
@@ -436,8 +451,8 @@ func (m *MCU) end(c *call, reason string) {
 			_ = c.dlg.Close()
 		}
 		m.log.Info("leg left", "conference", c.conf, "user", c.user, "reason", reason)
-		if m.cfg.Notify != nil {
-			m.cfg.Notify.LegLeft(c.conf, c.user, c.id, reason)
+		if n := m.notifier(); n != nil {
+			n.LegLeft(c.conf, c.user, c.id, reason)
 		}
 	})
 }

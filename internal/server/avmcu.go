@@ -19,6 +19,7 @@ import (
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/focus"
 	"github.com/parleyhq/parley/internal/mcufactory"
 	"github.com/parleyhq/parley/internal/sipx"
 	"github.com/parleyhq/parley/internal/sipx/digest"
@@ -32,19 +33,29 @@ import (
 // route sends a request to the role it is for: the A/V MCU's conference
 // URIs and dialogs to the MCU, everything else to the proxy.
 func (s *sipServer) route(req *sip.Request, tx sip.ServerTransaction) {
-	if s.mcu != nil {
+	if s.theFocus() != nil {
+		switch {
+		case req.Method == sip.INVITE && outOfDialog(req) && focus.Handles(req) && s.local.IsLocal(req.Recipient.Host):
+			s.serveFocus(req, tx)
+			return
+		case !outOfDialog(req) && s.theFocus().Owns(req):
+			s.serveFocusDialog(req, tx)
+			return
+		}
+	}
+	if s.avMCU() != nil {
 		switch {
 		case req.Method == sip.INVITE && outOfDialog(req) && avmcu.Handles(req) && s.local.IsLocal(req.Recipient.Host):
 			s.serveMCUInvite(req, tx)
 			return
-		case !outOfDialog(req) && s.mcu.Owns(req):
+		case !outOfDialog(req) && s.avMCU().Owns(req):
 			switch req.Method {
 			case sip.INVITE:
-				s.mcu.ServeINVITE(context.Background(), req, tx, "")
+				s.avMCU().ServeINVITE(context.Background(), req, tx, "")
 			case sip.ACK:
-				s.mcu.ServeACK(req, tx)
+				s.avMCU().ServeACK(req, tx)
 			case sip.BYE:
-				s.mcu.ServeBYE(req, tx)
+				s.avMCU().ServeBYE(req, tx)
 			default:
 				_ = tx.Respond(sipx.Reject(req, 405, "Method Not Allowed", s.hostname, "the A/V MCU takes INVITE, ACK and BYE in its dialogs"))
 			}
@@ -70,7 +81,7 @@ func (s *sipServer) serveMCUInvite(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		user = "sip:" + strings.ToLower(req.From().Address.User) + "@" + s.local.PrimaryDomain()
 	}
-	s.mcu.ServeINVITE(ctx, req, tx, user)
+	s.avMCU().ServeINVITE(ctx, req, tx, user)
 }
 
 // contact is the Contact the MCU answers with: this server's listen

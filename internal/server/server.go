@@ -123,7 +123,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	sipSrv.mcu = mcu
+	sipSrv.mcuRef.Store(mcu)
 	if err := startMediation(gctx, g, cfg, opts.DataDir, sipSrv, dir, poolFQDN, log.With("role", "mediation")); err != nil {
 		return err
 	}
@@ -142,6 +142,17 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	factory := newMCUFactory(info.AdminURL, roles, log.With("role", "mcufactory"))
 	mux.Handle("/mcufactory/", http.StripPrefix("/mcufactory", factory.Handler(roles.verify)))
 	g.Go(func() error { factory.Run(gctx); return nil })
+	fc, err := newFocus(sipSrv, db, factory, roles, hostname, log.With("role", "focus"))
+	if err != nil {
+		return fmt.Errorf("focus: %w", err)
+	}
+	mcu.SetNotifier(focusLegs{legLog: legLog{log.With("role", "avmcu")}, focus: fc})
+	sipSrv.focusRef.Store(fc)
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = fc.Close(closeCtx)
+	}()
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	g.Go(func() error {
 		if err := httpSrv.Serve(webLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -21,6 +21,14 @@ import (
 // returns its run information; the server stops when the test ends.
 func startServer(t *testing.T, demo bool) (RunInfo, string) {
 	t.Helper()
+	info, dir, _ := startServerOut(t, demo)
+	return info, dir
+}
+
+// startServerOut is startServer that also returns what the server printed
+// (with --demo, the demo users' passwords).
+func startServerOut(t *testing.T, demo bool) (RunInfo, string, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.SIP.Listen = "127.0.0.1:0"
@@ -60,7 +68,7 @@ func startServer(t *testing.T, demo bool) (RunInfo, string) {
 	if demo && !strings.Contains(out.String(), "sip:alice@parley.test") {
 		t.Errorf("demo output lacks alice's credentials:\n%s", out.String())
 	}
-	return info, dir
+	return info, dir, out.String()
 }
 
 func TestRunPublishesRunFileAndAnswers(t *testing.T) {

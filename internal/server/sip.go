@@ -21,6 +21,7 @@ import (
 	"github.com/parleyhq/parley/internal/avmcu"
 	"github.com/parleyhq/parley/internal/config"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/focus"
 	"github.com/parleyhq/parley/internal/focusfactory"
 	"github.com/parleyhq/parley/internal/provisioning"
 	"github.com/parleyhq/parley/internal/proxy"
@@ -40,6 +41,12 @@ type sipDeps struct {
 	local    *sipx.Local
 	log      *slog.Logger
 }
+
+// avMCU is the A/V MCU, nil until it runs.
+func (s *sipServer) avMCU() *avmcu.MCU { return s.mcuRef.Load() }
+
+// theFocus is the Focus, nil until it runs.
+func (s *sipServer) theFocus() *focus.Focus { return s.focusRef.Load() }
 
 // newLocal says which hosts are ours: the organization's domains, and as
 // aliases the listen address, the server's and pool's names and localhost.
@@ -65,7 +72,11 @@ type sipServer struct {
 	ff     *focusfactory.Factory
 	// mcu is the A/V Conferencing Server, set once the media engine runs
 	// (before the listeners serve).
-	mcu *avmcu.MCU
+	// mcuRef and focusRef hold the A/V MCU and the Focus, which are made
+	// after the listeners (they need their addresses) and may be read by
+	// handlers already running.
+	mcuRef   atomic.Pointer[avmcu.MCU]
+	focusRef atomic.Pointer[focus.Focus]
 	// listenAddrs are the listen addresses by transport (udp, tcp, tls).
 	listenAddrs map[string]string
 	// auth challenges requests to the roles served here; nil when
@@ -202,6 +213,16 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	// not read them with certainty) and the guard checks like any other.
 	s.srv.OnRegister(s.guard(s.front.serveTx))
 	s.srv.OnSubscribe(s.guard(func(req *sip.Request, tx sip.ServerTransaction) {
+		if s.theFocus() != nil {
+			switch {
+			case outOfDialog(req) && focus.Handles(req) && s.local.IsLocal(req.Recipient.Host):
+				s.serveFocus(req, tx)
+				return
+			case !outOfDialog(req) && s.theFocus().Owns(req):
+				s.serveFocusDialog(req, tx)
+				return
+			}
+		}
 		if s.prov.Handles(req) {
 			s.prov.ServeSUBSCRIBE(req, tx)
 			return

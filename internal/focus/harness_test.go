@@ -1,0 +1,536 @@
+package focus_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleyhq/parley/internal/c3p"
+	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/focus"
+	"github.com/parleyhq/parley/internal/store"
+)
+
+// The harness runs a Focus behind a loopback sipgo server, as the server
+// package routes to it, on a real SQLite store, with a fake Conferencing
+// Server Factory, an in-memory StateStore and a fake clock. Phones are
+// sipgo user agents that join, send commands and subscribe over SIP.
+
+const (
+	domain = "parley.test"
+	alice  = "sip:alice@parley.test" // organizer of every meeting below
+	bob    = "sip:bob@parley.test"   // listed presenter
+	carol  = "sip:carol@parley.test" // listed attendee
+	dave   = "sip:dave@parley.test"  // enterprise user, not listed
+	erin   = "sip:erin@parley.test"  // disabled enterprise user
+	boss   = "sip:boss@parley.test"  // organizer whose policy allows 5000
+	frank  = "sip:frank@fabrikam.test"
+	gina   = "sip:gina@fabrikam.test" // federated, not invited
+	anon   = "sip:anonymous@anonymous.invalid"
+)
+
+// Meeting keys.
+const (
+	openKey    = "OPENMEET01"
+	closedKey  = "CLOSEDMEET1"
+	anonKey    = "ANONMEET001"
+	expiredKey = "EXPIREDMEE1"
+	smallKey   = "SMALLMEET01" // organized by dave, whose policy allows 3
+	bigKey     = "BIGMEETING1" // organized by boss
+)
+
+var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+
+// wait bounds every wait for something to arrive.
+const wait = 5 * time.Second
+
+func conf(organizer, key string) string {
+	return c3p.ConferenceURI(organizer, c3p.ServiceFocus, key)
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("FOCUS_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// TestMain lifts sipgo's 1300-byte cap on UDP messages, as the server
+// does at start (internal/server: liftUDPLimit): rosters are larger.
+func TestMain(m *testing.M) {
+	sip.UDPMTUSize = 65507 + 200
+	os.Exit(m.Run())
+}
+
+// fakeClock is a Clock that moves only when told to.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) focus.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	if d <= 0 {
+		go f()
+		return t
+	}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+// Advance moves the clock and fires the timers that came due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			keep = append(keep, t)
+		}
+	}
+	c.timers = keep
+	c.mu.Unlock()
+	// Synchronously: the Focus's timer functions only post to a
+	// meeting's goroutine, so a request that goes through that goroutine
+	// afterwards (settle) sees their effect.
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// mcuCall is one command the fake MCUs received.
+type mcuCall struct {
+	name string
+	user string // user entity, when the command has one
+	cmd  c3p.Command
+}
+
+// fakeMCUs is a Conferencing Server Factory with one A/V MCU that obeys.
+type fakeMCUs struct {
+	mu        sync.Mutex
+	calls     []mcuCall
+	allocated map[string]bool
+	released  []string
+	fail      map[string]bool // command names to refuse
+}
+
+const mcuURL = "https://fe.parley.test/avmcu"
+
+func newFakeMCUs() *fakeMCUs {
+	return &fakeMCUs{allocated: make(map[string]bool), fail: make(map[string]bool)}
+}
+
+func (m *fakeMCUs) Allocate(_ context.Context, conference, mcuType string) (string, string, error) {
+	org, _, key, _ := c3p.ParseConferenceURI(conference)
+	m.mu.Lock()
+	m.allocated[conference] = true
+	m.mu.Unlock()
+	return mcuURL, c3p.ConferenceURI(org, mcuType, key), nil
+}
+
+func (m *fakeMCUs) Command(_ context.Context, _ string, cmd c3p.Command) (*c3p.Response, error) {
+	call := mcuCall{name: cmd.CommandName(), cmd: cmd}
+	switch c := cmd.(type) {
+	case *c3p.AddUser:
+		call.user = c.User.Entity
+	case *c3p.DeleteUser:
+		call.user = c.Keys.UserEntity
+	case *c3p.ModifyEndpointMedia:
+		call.user = c.Keys.UserEntity
+	}
+	m.mu.Lock()
+	m.calls = append(m.calls, call)
+	fail := m.fail[call.name]
+	m.mu.Unlock()
+	h := c3p.Header{Version: c3p.Version, RequestID: 1, From: "focus", To: mcuURL}
+	if fail {
+		return c3p.NewFailure(h, call.name, "userDoesNotExist", 0).Response, nil
+	}
+	return c3p.NewResponse(h, c3p.CodeSuccess, cmd), nil
+}
+
+func (m *fakeMCUs) Release(conference, _ string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.allocated, conference)
+	m.released = append(m.released, conference)
+}
+
+// log returns the commands so far as "name user" lines.
+func (m *fakeMCUs) log() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.calls))
+	for _, c := range m.calls {
+		out = append(out, strings.TrimSpace(c.name+" "+c.user))
+	}
+	return out
+}
+
+// commands returns the commands so far.
+func (m *fakeMCUs) commands() []mcuCall {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]mcuCall(nil), m.calls...)
+}
+
+// releasedList returns the conferences released so far.
+func (m *fakeMCUs) releasedList() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.released...)
+}
+
+func (m *fakeMCUs) setFail(name string, fail bool) {
+	m.mu.Lock()
+	m.fail[name] = fail
+	m.mu.Unlock()
+}
+
+// memStates is a StateStore in memory.
+type memStates struct {
+	mu    sync.Mutex
+	snaps map[string][]byte
+	saves atomic.Int64
+}
+
+func newMemStates() *memStates { return &memStates{snaps: make(map[string][]byte)} }
+
+func (s *memStates) Save(_ context.Context, conference string, snap []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.snaps[conference] = append([]byte(nil), snap...)
+	s.saves.Add(1)
+	return nil
+}
+
+func (s *memStates) Load(context.Context) (map[string][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]byte, len(s.snaps))
+	for k, v := range s.snaps {
+		out[k] = append([]byte(nil), v...)
+	}
+	return out, nil
+}
+
+func (s *memStates) Delete(_ context.Context, conference string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.snaps, conference)
+	return nil
+}
+
+func (s *memStates) has(conference string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.snaps[conference]
+	return ok
+}
+
+// harness is a Focus on a SIP server.
+type harness struct {
+	t      testing.TB
+	db     *store.DB
+	clock  *fakeClock
+	mcus   *fakeMCUs
+	states *memStates
+	cfg    focus.Config
+	focus  atomic.Pointer[focus.Focus]
+	addr   string // the server's UDP and TCP address
+	log    *slog.Logger
+}
+
+// newHarness starts a Focus; tweak adjusts its configuration.
+func newHarness(tb testing.TB, tweak ...func(*focus.Config)) *harness {
+	tb.Helper()
+	h := &harness{t: tb, clock: &fakeClock{now: t0}, mcus: newFakeMCUs(), states: newMemStates(), log: testLogger()}
+	h.db = seedStore(tb, h.log)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("parley-focus-test"),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(h.log)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(h.log)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(h.log))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pc, ln := listenPair(tb)
+	h.addr = pc.LocalAddr().String()
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(h.log),
+		sipgo.WithClientConnectionAddr(h.addr))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(h.addr)
+	p, _ := strconv.Atoi(port)
+	h.cfg = focus.Config{
+		Hostname: "fe.parley.test",
+		Contact: func(transport string) sip.ContactHeader {
+			u := sip.Uri{Scheme: "sip", User: "focus", Host: host, Port: p, UriParams: sip.NewParams()}
+			if t := strings.ToLower(transport); t != "" && t != "udp" {
+				u.UriParams.Add("transport", t)
+			}
+			return sip.ContactHeader{Address: u}
+		},
+		Client:        cli,
+		Meetings:      h.db,
+		Directory:     h.db,
+		MCUs:          h.mcus,
+		State:         h.states,
+		DefaultPolicy: "Default",
+		Clock:         h.clock,
+		SaveDelay:     time.Millisecond,
+		MCUTimeout:    time.Second,
+	}
+	for _, fn := range tweak {
+		fn(&h.cfg)
+	}
+	h.start()
+	route := func(req *sip.Request, tx sip.ServerTransaction) {
+		f := h.focus.Load()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		caller := callerOf(req)
+		// Route as the server does: new requests to focus URIs, requests
+		// within dialogs the Focus owns.
+		_, inDialog := req.To().Params.Get("tag")
+		switch {
+		case req.Method == sip.ACK:
+		case !inDialog && !focus.Handles(req):
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 404, "Not Found", nil))
+			return
+		case inDialog && !f.Owns(req):
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+			return
+		}
+		switch req.Method {
+		case sip.INVITE:
+			f.ServeINVITE(ctx, req, tx, caller)
+		case sip.ACK:
+			f.ServeACK(req, tx)
+		case sip.BYE:
+			f.ServeBYE(req, tx)
+		case sip.INFO:
+			f.ServeINFO(ctx, req, tx, caller)
+		case sip.SUBSCRIBE:
+			f.ServeSUBSCRIBE(ctx, req, tx, caller)
+		}
+	}
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.BYE, sip.INFO, sip.SUBSCRIBE} {
+		srv.OnRequest(m, route)
+	}
+	go func() { _ = srv.ServeUDP(pc) }()
+	go func() { _ = srv.ServeTCP(ln) }()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h.focus.Load().Close(ctx)
+		ua.Close()
+		pc.Close()
+		ln.Close()
+	})
+	waitListening(tb, ua, h.addr)
+	return h
+}
+
+// start makes a new Focus on the harness's configuration and resumes
+// what its StateStore holds.
+func (h *harness) start() {
+	h.t.Helper()
+	f, err := focus.New(h.cfg, h.log)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := f.Resume(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.focus.Store(f)
+}
+
+// restart stops the Focus as a server shutdown does and starts another on
+// the same address and store.
+func (h *harness) restart() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.focus.Load().Close(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.start()
+}
+
+func (h *harness) f() *focus.Focus { return h.focus.Load() }
+
+// callerOf is who the test server says sent a request: anonymous for
+// anonymous.invalid, a trusted service when X-Test-Trusted is set, else
+// the From user, as a server with authentication would have found.
+func callerOf(req *sip.Request) focus.Caller {
+	if req.GetHeader("X-Test-Trusted") != nil {
+		return focus.Caller{Trusted: true}
+	}
+	from := req.From()
+	if from == nil || strings.EqualFold(from.Address.Host, "anonymous.invalid") {
+		return focus.Caller{}
+	}
+	return focus.Caller{User: "sip:" + strings.ToLower(from.Address.User) + "@" + strings.ToLower(from.Address.Host)}
+}
+
+// seedStore makes the directory and the meetings of the tests.
+func seedStore(tb testing.TB, log *slog.Logger) *store.DB {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite::memory:", log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	must := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	must(db.PutOrganization(ctx, directory.Organization{Name: "Parley Test", Domains: []string{domain}}))
+	pool := "pool.parley.test"
+	must(db.PutPool(ctx, directory.Pool{FQDN: pool, ID: "10", PSTN: directory.DefaultPSTNSettings()}))
+	must(db.PutMeetingPolicy(ctx, directory.MeetingPolicy{Name: "Default", MaxMeetingSize: 250, AnonymousAllowed: true, PSTNDialIn: true}))
+	must(db.PutMeetingPolicy(ctx, directory.MeetingPolicy{Name: "Small", MaxMeetingSize: 3}))
+	must(db.PutMeetingPolicy(ctx, directory.MeetingPolicy{Name: "Large", MaxMeetingSize: 5000}))
+	for _, u := range []directory.User{
+		{URI: alice, DisplayName: "Alice Anderson", Enabled: true},
+		{URI: bob, DisplayName: "Bob Brown", Enabled: true},
+		{URI: carol, DisplayName: "Carol Clark", Enabled: true},
+		{URI: dave, DisplayName: "Dave Davis", Enabled: true, MeetingPolicy: "Small"},
+		{URI: erin, DisplayName: "Erin Evans"},
+		{URI: boss, DisplayName: "The Boss", Enabled: true, MeetingPolicy: "Large"},
+	} {
+		u.Pool = pool
+		u.Credential.Realm = domain
+		must(db.CreateUser(ctx, u))
+	}
+	meetings := []directory.Meeting{
+		{Key: openKey, Admission: directory.AdmitOpen, Subject: "Budget review", ConferenceID: "1234567",
+			Presenters: []string{bob}, Attendees: []string{carol, frank}},
+		{Key: closedKey, Admission: directory.AdmitClosed, Presenters: []string{bob}, Attendees: []string{carol}},
+		{Key: anonKey, Admission: directory.AdmitAnonymous, Subject: "All hands", ConferenceID: "7654321",
+			Presenters: []string{bob}},
+		{Key: expiredKey, Admission: directory.AdmitOpen, ExpiresAt: t0.Add(-time.Hour)},
+		{Key: smallKey, Organizer: dave, Admission: directory.AdmitAnonymous},
+		{Key: bigKey, Organizer: boss, Admission: directory.AdmitAnonymous, Subject: "Town hall"},
+	}
+	for i, m := range meetings {
+		if m.Organizer == "" {
+			m.Organizer = alice
+		}
+		m.ID = fmt.Sprintf("%032x", i+1)
+		m.Pool = pool
+		m.Kind = directory.KindAdHoc
+		m.CreatedAt = t0.Add(-24 * time.Hour)
+		if m.ExpiresAt.IsZero() {
+			m.ExpiresAt = t0.Add(30 * 24 * time.Hour)
+		}
+		must(db.CreateMeeting(ctx, m))
+	}
+	return db
+}
+
+// meeting reads a meeting back.
+func (h *harness) meeting(organizer, key string) directory.Meeting {
+	h.t.Helper()
+	m, err := h.db.Meeting(context.Background(), organizer, key)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return m
+}
+
+// listenPair opens a UDP socket and a TCP listener on the same loopback
+// port.
+func listenPair(tb testing.TB) (net.PacketConn, net.Listener) {
+	tb.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	tb.Fatal("no free UDP+TCP port pair")
+	return nil, nil
+}
+
+// waitListening returns once sipgo serves the UDP listener at addr.
+func waitListening(tb testing.TB, ua *sipgo.UserAgent, addr string) {
+	tb.Helper()
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
+			c.TryClose()
+			if len(ua.TransportLayer().ListenPorts("tcp")) > 0 {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	tb.Fatalf("listener %s not ready", addr)
+}
+
+// eventually polls cond until it holds.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,470 @@
+package focus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parleyhq/parley/internal/directory"
+)
+
+// Persistence for restarts (issue 5: "the Focus state needed to resume is
+// persisted so that a restarted server [...] can regenerate the Focus of a
+// live meeting without losing its roster or roles"). After every change
+// the conference's state is written as a JSON snapshot, a few changes at a
+// time; Resume rebuilds the conferences from the snapshots at start.
+//
+// What a snapshot does not hold is media: the A/V MCU's legs end with the
+// MCU, so a resumed meeting forgets them and the callers whose presence
+// was their call; clients with a focus dialog stay, with their roles, and
+// their subscriptions go on with the next version.
+
+// snapshotFormat versions the snapshot layout.
+const snapshotFormat = 1
+
+// snapshot is a conference's persisted state. It is a copy, taken on the
+// conference's goroutine and encoded off it.
+type snapshot struct {
+	Format        int                 `json:"format"`
+	Conference    string              `json:"conference"`
+	Organizer     string              `json:"organizer"`
+	Key           string              `json:"key"`
+	Version       uint64              `json:"version"`
+	Locked        bool                `json:"locked,omitempty"`
+	AudienceMuted bool                `json:"audience_muted,omitempty"`
+	Seq           uint64              `json:"seq"`
+	Unidentified  int                 `json:"unidentified,omitempty"`
+	ActivatedAt   time.Time           `json:"activated_at"`
+	LastJoin      time.Time           `json:"last_join"`
+	NoEnterprise  time.Time           `json:"no_enterprise_since,omitzero"`
+	Participants  []participantState  `json:"participants"`
+	Services      []sessionState      `json:"services,omitempty"`
+	Subscriptions []subscriptionState `json:"subscriptions,omitempty"`
+}
+
+// participantState is a persisted participant.
+type participantState struct {
+	Entity        string        `json:"entity"`
+	DisplayName   string        `json:"display_name,omitempty"`
+	Role          Role          `json:"role"`
+	Authenticated bool          `json:"authenticated,omitempty"`
+	Enterprise    bool          `json:"enterprise,omitempty"`
+	Muted         bool          `json:"muted,omitempty"`
+	JoinedAt      time.Time     `json:"joined_at"`
+	Seq           uint64        `json:"seq"`
+	Session       *sessionState `json:"session,omitempty"`
+	DialIn        *dialIn       `json:"dial_in,omitempty"`
+	Legs          []leg         `json:"legs,omitempty"`
+}
+
+// sessionState is a persisted focus dialog.
+type sessionState struct {
+	Dialog   dialogState `json:"dialog"`
+	Endpoint string      `json:"endpoint"`
+}
+
+// subscriptionState is a persisted subscription.
+type subscriptionState struct {
+	Dialog   dialogState `json:"dialog"`
+	User     string      `json:"user,omitempty"`
+	BENotify bool        `json:"benotify,omitempty"`
+	Expires  time.Time   `json:"expires"`
+	Base     int64       `json:"base"`
+}
+
+// dialogState is a persisted dialog.
+type dialogState struct {
+	ID         string   `json:"id"`
+	CallID     string   `json:"call_id"`
+	LocalTag   string   `json:"local_tag"`
+	RemoteTag  string   `json:"remote_tag"`
+	Local      string   `json:"local"`
+	Remote     string   `json:"remote"`
+	Target     string   `json:"target"`
+	RouteSet   []string `json:"route_set,omitempty"`
+	Transport  string   `json:"transport"`
+	Peer       string   `json:"peer"`
+	LocalCSeq  uint32   `json:"local_cseq"`
+	RemoteCSeq uint32   `json:"remote_cseq"`
+}
+
+// state copies a dialog for a snapshot.
+func (d *dialog) state() dialogState {
+	return dialogState{
+		ID: d.ID, CallID: d.CallID, LocalTag: d.LocalTag, RemoteTag: d.RemoteTag,
+		Local: d.Local, Remote: d.Remote, Target: d.Target, RouteSet: d.RouteSet,
+		Transport: d.Transport, Peer: d.Peer,
+		LocalCSeq: d.LocalCSeq.Load(), RemoteCSeq: d.RemoteCSeq.Load(),
+	}
+}
+
+// dialog rebuilds a dialog from a snapshot.
+func (s dialogState) dialog() (*dialog, error) {
+	if s.ID == "" || s.CallID == "" || s.LocalTag == "" || s.RemoteTag == "" || s.Target == "" {
+		return nil, fmt.Errorf("%w: incomplete dialog in a snapshot", ErrInvalid)
+	}
+	d := &dialog{
+		ID: s.ID, CallID: s.CallID, LocalTag: s.LocalTag, RemoteTag: s.RemoteTag,
+		Local: s.Local, Remote: s.Remote, Target: s.Target, RouteSet: s.RouteSet,
+		Transport: s.Transport, Peer: s.Peer,
+	}
+	d.LocalCSeq.Store(s.LocalCSeq)
+	d.RemoteCSeq.Store(s.RemoteCSeq)
+	if err := d.parse(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// snapshot copies the conference's state. On the conference goroutine;
+// encoding (encode) happens elsewhere.
+func (c *conference) snapshot() *snapshot {
+	s := &snapshot{
+		Format: snapshotFormat, Conference: c.uri, Organizer: c.organizer, Key: c.key,
+		Version: c.version, Locked: c.locked, AudienceMuted: c.audienceMuted,
+		Seq: c.seq, Unidentified: c.unidentified,
+		ActivatedAt: c.activatedAt, LastJoin: c.lastJoin, NoEnterprise: c.noEnterpriseSince,
+		Participants: make([]participantState, 0, len(c.participants)),
+	}
+	for _, p := range c.roster() {
+		ps := participantState{
+			Entity: p.Entity, DisplayName: p.DisplayName, Role: p.Role,
+			Authenticated: p.Authenticated, Enterprise: p.Enterprise, Muted: p.Muted,
+			JoinedAt: p.JoinedAt, Seq: p.Seq, DialIn: p.DialIn, Legs: slices.Clone(p.Legs),
+		}
+		if p.Session != nil {
+			ps.Session = &sessionState{Dialog: p.Session.Dialog.state(), Endpoint: p.Session.Endpoint}
+		}
+		s.Participants = append(s.Participants, ps)
+	}
+	for _, v := range c.services {
+		s.Services = append(s.Services, sessionState{Dialog: v.Dialog.state(), Endpoint: v.Endpoint})
+	}
+	for _, v := range c.subs {
+		s.Subscriptions = append(s.Subscriptions, subscriptionState{
+			Dialog: v.d.state(), User: v.user, BENotify: v.benotify, Expires: v.expires, Base: v.base,
+		})
+	}
+	return s
+}
+
+// encode is the snapshot's JSON.
+func (s *snapshot) encode() ([]byte, error) { return json.Marshal(s) }
+
+// maxSnapshot bounds a snapshot read back: a meeting of the largest size
+// a meeting policy allows, with as many subscriptions, stays well below.
+const maxSnapshot = 256 << 20
+
+// decodeSnapshot reads a snapshot and checks what resuming relies on: the
+// format, the roles, and that every dialog is complete.
+func decodeSnapshot(b []byte) (*snapshot, error) {
+	if len(b) > maxSnapshot {
+		return nil, fmt.Errorf("%w: snapshot of %d bytes", ErrInvalid, len(b))
+	}
+	s := new(snapshot)
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("%w: snapshot: %w", ErrInvalid, err)
+	}
+	if s.Format != snapshotFormat {
+		return nil, fmt.Errorf("%w: snapshot format %d", ErrInvalid, s.Format)
+	}
+	for _, p := range s.Participants {
+		switch p.Role {
+		case RoleOrganizer, RolePresenter, RoleAttendee:
+		default:
+			return nil, fmt.Errorf("%w: role %q in a snapshot", ErrInvalid, p.Role)
+		}
+		if p.Session != nil {
+			if _, err := p.Session.Dialog.dialog(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, v := range s.Services {
+		if _, err := v.Dialog.dialog(); err != nil {
+			return nil, err
+		}
+	}
+	for _, v := range s.Subscriptions {
+		if _, err := v.Dialog.dialog(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// persister writes a conference's snapshots off its goroutine, gathering
+// the changes of SaveDelay into one write.
+type persister struct {
+	c    *conference
+	wake chan struct{}
+	// stop ends the loop; its value says what to do last.
+	stop chan persistEnd
+	done chan struct{}
+}
+
+// persistEnd is the persister's last act.
+type persistEnd struct {
+	snap   *snapshot // save this
+	delete bool      // forget the conference
+}
+
+func newPersister(c *conference) *persister {
+	return &persister{c: c, wake: make(chan struct{}, 1), stop: make(chan persistEnd, 1), done: make(chan struct{})}
+}
+
+// touch notes a change to save.
+func (p *persister) touch() {
+	if p.c.f.cfg.State == nil {
+		return
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *persister) run() {
+	defer close(p.done)
+	store := p.c.f.cfg.State
+	for {
+		select {
+		case end := <-p.stop:
+			p.end(end)
+			return
+		case <-p.wake:
+		}
+		select {
+		case end := <-p.stop:
+			p.end(end)
+			return
+		case <-time.After(p.c.f.cfg.SaveDelay):
+		}
+		snap, err := call(context.Background(), p.c, func() *snapshot {
+			if p.c.stopping || !p.c.activated {
+				return nil
+			}
+			return p.c.snapshot()
+		})
+		if err != nil || snap == nil || store == nil {
+			continue
+		}
+		p.save(snap)
+	}
+}
+
+func (p *persister) save(snap *snapshot) {
+	b, err := snap.encode()
+	if err != nil {
+		p.c.log.Error("encoding the meeting's state", "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), p.c.f.cfg.MCUTimeout)
+	defer cancel()
+	if err := p.c.f.cfg.State.Save(ctx, p.c.uri, b); err != nil {
+		p.c.log.Error("saving the meeting's state", "err", err)
+	}
+}
+
+func (p *persister) end(e persistEnd) {
+	store := p.c.f.cfg.State
+	if store == nil {
+		return
+	}
+	switch {
+	case e.delete:
+		ctx, cancel := context.WithTimeout(context.Background(), p.c.f.cfg.MCUTimeout)
+		defer cancel()
+		if err := store.Delete(ctx, p.c.uri); err != nil {
+			p.c.log.Error("deleting the meeting's state", "err", err)
+		}
+	case e.snap != nil:
+		p.save(e.snap)
+	}
+}
+
+// finish stops the persister, forgetting the conference's state when
+// deleteState, and waits for it.
+func (p *persister) finish(deleteState bool) {
+	p.stop <- persistEnd{delete: deleteState}
+	<-p.done
+}
+
+// finishWith stops the persister after saving snap.
+func (p *persister) finishWith(snap *snapshot) {
+	p.stop <- persistEnd{snap: snap}
+	<-p.done
+}
+
+// Resume regenerates the Focus of every meeting that was active when the
+// server stopped, from the StateStore. A meeting that ended or expired
+// meanwhile is forgotten. It returns how many meetings it resumed.
+func (f *Focus) Resume(ctx context.Context) (int, error) {
+	if f.cfg.State == nil {
+		return 0, nil
+	}
+	snaps, err := f.cfg.State.Load(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("focus: loading saved meetings: %w", err)
+	}
+	n := 0
+	for conf, b := range snaps {
+		if err := f.resume(ctx, conf, b); err != nil {
+			f.log.WarnContext(ctx, "a saved meeting could not be resumed", "conference", conf, "err", err)
+			if err := f.cfg.State.Delete(ctx, conf); err != nil {
+				f.log.ErrorContext(ctx, "deleting a saved meeting", "conference", conf, "err", err)
+			}
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
+// errGone reports a saved meeting that is no longer active.
+var errGone = errors.New("focus: the meeting is no longer active")
+
+// resume rebuilds one conference.
+func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
+	s, err := decodeSnapshot(b)
+	if err != nil {
+		return err
+	}
+	if c, org, key, ok := f.conferenceOf(conf); !ok || c != conf || s.Conference != conf || org != s.Organizer || key != s.Key {
+		return fmt.Errorf("%w: the snapshot of %q names %q", ErrInvalid, conf, s.Conference)
+	}
+	m, err := f.cfg.Meetings.Meeting(ctx, s.Organizer, s.Key)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return errGone
+	case err != nil:
+		return err
+	case !m.Active:
+		return errGone
+	}
+	name, size, r := f.organizerPolicy(ctx, s.Organizer)
+	if r != nil {
+		return r
+	}
+	c := newConference(f, conf, s.Organizer, s.Key)
+	c.meeting, c.organizerName, c.maxSize = m, name, size
+	c.version, c.locked, c.audienceMuted = s.Version, s.Locked, s.AudienceMuted
+	c.seq, c.unidentified = s.Seq, s.Unidentified
+	c.activated, c.activatedAt, c.lastJoin = true, s.ActivatedAt, s.LastJoin
+	c.noEnterpriseSince = s.NoEnterprise
+	var dropped, changed []*participant
+	for _, ps := range s.Participants {
+		if ps.Entity == "" {
+			continue
+		}
+		p := &participant{
+			Entity: ps.Entity, DisplayName: ps.DisplayName, Role: ps.Role,
+			Authenticated: ps.Authenticated, Enterprise: ps.Enterprise, Muted: ps.Muted,
+			JoinedAt: ps.JoinedAt, Seq: ps.Seq,
+		}
+		if ps.Session != nil {
+			d, err := ps.Session.Dialog.dialog()
+			if err != nil {
+				return err
+			}
+			p.Session = &session{Dialog: d, Endpoint: ps.Session.Endpoint}
+		}
+		// A caller's presence was his call, and audio legs live and die
+		// with the MCU's media: both are gone.
+		if len(ps.Legs) > 0 || ps.DialIn != nil {
+			changed = append(changed, p)
+		}
+		if !p.present() {
+			dropped = append(dropped, p)
+			continue
+		}
+		c.participants[p.Entity] = p
+		if p.Enterprise {
+			c.enterprise++
+		}
+		if p.Session != nil {
+			c.sessions[p.Session.Dialog.ID] = p
+		}
+	}
+	for _, v := range s.Services {
+		d, err := v.Dialog.dialog()
+		if err != nil {
+			return err
+		}
+		c.services[d.ID] = &session{Dialog: d, Endpoint: v.Endpoint}
+	}
+	now := f.cfg.Clock.Now()
+	for _, v := range s.Subscriptions {
+		if !v.Expires.After(now) {
+			continue
+		}
+		d, err := v.Dialog.dialog()
+		if err != nil {
+			return err
+		}
+		c.subs[d.ID] = &subscription{
+			d: d, user: v.User, benotify: v.BENotify, expires: v.Expires, base: v.Base,
+			queue: make(chan note, f.cfg.SubscriberQueue), kill: make(chan struct{}),
+		}
+	}
+	if c.enterprise > 0 {
+		c.noEnterpriseSince = time.Time{}
+	} else if c.noEnterpriseSince.IsZero() {
+		c.noEnterpriseSince = now
+	}
+	f.mu.Lock()
+	if f.closed || f.confs[conf] != nil {
+		f.mu.Unlock()
+		return fmt.Errorf("%w: %s is already running", ErrInvalid, conf)
+	}
+	f.confs[conf] = c
+	for id := range c.sessions {
+		f.dialogs[id] = c
+	}
+	for id := range c.services {
+		f.dialogs[id] = c
+	}
+	for id := range c.subs {
+		f.dialogs[id] = c
+	}
+	f.mu.Unlock()
+	c.start()
+	for _, s := range c.subs {
+		f.startSender(c, s)
+	}
+	c.log.InfoContext(ctx, "meeting resumed", "participants", len(c.participants), "subscriptions", len(c.subs))
+	// The MCU is provisioned again and told who may join; those who left
+	// with the media are gone.
+	c.post(func() {
+		c.io.submit(func() {
+			if err := c.mcuEnsure(); err != nil {
+				c.log.Warn("provisioning the resumed meeting's MCU", "err", err)
+			}
+		})
+		for _, p := range c.roster() {
+			entity, role := p.Entity, p.Role
+			c.io.submit(func() { _ = c.mcuAddUser(entity, role) })
+		}
+		for _, p := range changed {
+			if c.participants[p.Entity] == p {
+				c.publish(c.userDoc(p))
+			}
+		}
+		for _, p := range dropped {
+			c.publish(c.removedDoc(p.Entity))
+			for _, s := range c.subs {
+				if s.user == p.Entity {
+					c.endSubscription(s, "rejected", nil)
+				}
+			}
+		}
+		c.persist.touch()
+		if len(c.participants) == 0 {
+			c.deactivate("everyone left while the server was down")
+		}
+	})
+	return nil
+}
