@@ -18,6 +18,9 @@ type Conferencing interface {
 	// Rehome reissues a user's meetings' conference IDs in his current
 	// pool.
 	Rehome(ctx context.Context, uri string) (int, error)
+	// OrganizerRemoved ends the active meetings a user organizes: he was
+	// disabled or deleted (seed 003, "Meeting Deactivation").
+	OrganizerRemoved(uri string) int
 }
 
 // SetConferencing wires in the conferencing roles. Call it before serving.

@@ -438,6 +438,11 @@ func (s *Service) SetUser(ctx context.Context, uri string, p UserPatch) (User, e
 		return User{}, storeErr(err, "update", "user "+uri)
 	}
 	s.log.InfoContext(ctx, "user updated", "uri", uri)
+	if !u.Enabled && s.conf != nil {
+		if n := s.conf.OrganizerRemoved(uri); n > 0 {
+			s.log.InfoContext(ctx, "the disabled user's active meetings were ended", "uri", uri, "meetings", n)
+		}
+	}
 	if oldPool != u.Pool && s.conf != nil {
 		// A conference ID names its pool: the user's meetings get new
 		// ones in the new pool (seed 000, "Focus Factory").
@@ -460,5 +465,10 @@ func (s *Service) DeleteUser(ctx context.Context, uri string) error {
 		return storeErr(err, "delete", "user "+uri)
 	}
 	s.log.InfoContext(ctx, "user deleted", "uri", uri)
+	if s.conf != nil {
+		if n := s.conf.OrganizerRemoved(uri); n > 0 {
+			s.log.InfoContext(ctx, "the deleted user's active meetings were ended", "uri", uri, "meetings", n)
+		}
+	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -184,4 +185,19 @@ func (f focusLegs) LegJoined(conference, user, legID string) {
 func (f focusLegs) LegLeft(conference, user, legID, reason string) {
 	f.legLog.LegLeft(conference, user, legID, reason)
 	f.focus.LegLeft(conference, user, legID, reason)
+}
+
+// conferencing is what administration asks of the conferencing roles:
+// conference IDs of the Focus Factory, and the Focus's end of an
+// organizer's meetings when he is disabled or deleted.
+type conferencing struct {
+	*focusfactory.Factory
+	focus atomic.Pointer[focus.Focus]
+}
+
+func (c *conferencing) OrganizerRemoved(uri string) int {
+	if f := c.focus.Load(); f != nil {
+		return f.OrganizerRemoved(uri)
+	}
+	return 0
 }

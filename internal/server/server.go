@@ -100,7 +100,8 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	svc.SetConferencing(ff)
+	conf := &conferencing{Factory: ff}
+	svc.SetConferencing(conf)
 	sipSrv, err := newSIPServer(ctx, sipDeps{
 		cfg: cfg.SIP, hostname: hostname, poolFQDN: poolFQDN, org: org, dir: dir, ff: ff, local: local, log: log,
 	})
@@ -148,6 +149,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	mcu.SetNotifier(focusLegs{legLog: legLog{log.With("role", "avmcu")}, focus: fc})
 	sipSrv.focusRef.Store(fc)
+	conf.focus.Store(fc)
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
