@@ -13,6 +13,7 @@ import (
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/confid"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/focus"
 	"github.com/parleyhq/parley/internal/focusfactory"
 	"github.com/parleyhq/parley/internal/sipx"
 	"github.com/parleyhq/parley/internal/sipx/digest"
@@ -25,11 +26,12 @@ const serviceTimeout = 10 * time.Second
 // sweepInterval is how often expired meetings are deleted.
 const sweepInterval = 5 * time.Minute
 
-// meetingDB is the store as the conferencing roles need it: the directory
-// and the meeting table.
+// meetingDB is the store as the conferencing roles need it: the directory,
+// the meeting table and the Focus state of active meetings.
 type meetingDB interface {
 	directory.Store
 	directory.MeetingStore
+	focus.StateStore
 }
 
 // newFocusFactory builds the Focus Factory on the store. It reads users

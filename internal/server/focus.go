@@ -40,6 +40,7 @@ func newFocus(s *sipServer, db meetingDB, factory *mcufactory.Factory, roles rol
 		Client:        s.client,
 		Meetings:      db,
 		Directory:     db,
+		State:         db,
 		MCUs:          focusMCUs{factory: factory, roles: roles, client: &http.Client{Timeout: 5 * time.Second}},
 		DefaultPolicy: admin.DefaultPolicyName,
 		Expiry:        focusfactory.Expiry,

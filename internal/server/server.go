@@ -149,6 +149,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	}
 	mcu.SetNotifier(focusLegs{legLog: legLog{log.With("role", "avmcu")}, focus: fc})
 	sipSrv.focusRef.Store(fc)
+	// Meetings that were live when the server stopped go on: their Focus
+	// comes back with its roster and roles; a failure only loses them.
+	if n, err := fc.Resume(gctx); err != nil {
+		log.ErrorContext(gctx, "resuming the meetings of the last run", "err", err)
+	} else {
+		log.InfoContext(gctx, "resumed the meetings of the last run", "meetings", n)
+	}
 	conf.focus.Store(fc)
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

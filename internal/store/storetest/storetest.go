@@ -18,7 +18,8 @@ import (
 
 // Run runs the suite. open returns a new, empty store for each subtest and
 // arranges its cleanup with t.Cleanup. The subtests run in parallel. The
-// meeting subtests also need the store to be a directory.MeetingStore.
+// meeting subtests also need the store to be a directory.MeetingStore, and
+// the Focus state subtests a focus.StateStore.
 func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 	t.Helper()
 	x := suite{open: open}
@@ -54,6 +55,11 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 	t.Run("PersonalMeeting", x.personalMeeting)
 	t.Run("MeetingCascade", x.meetingCascade)
 	t.Run("MeetingCreateConcurrent", x.meetingCreateConcurrent)
+	t.Run("FocusStateEmpty", x.focusStateEmpty)
+	t.Run("FocusStateRoundTrip", x.focusStateRoundTrip)
+	t.Run("FocusStateOverwrite", x.focusStateOverwrite)
+	t.Run("FocusStateDelete", x.focusStateDelete)
+	t.Run("FocusStateRejected", x.focusStateRejected)
 }
 
 // suite holds the tests of the suite as methods, so that each can be
