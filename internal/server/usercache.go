@@ -25,6 +25,9 @@ type userCache struct {
 	now    func() time.Time
 	seed   maphash.Seed
 	shards [32]userShard
+	// lastFull and lastLook are when refresh last loaded every user and
+	// last asked for changes; only Run's goroutine touches them.
+	lastFull, lastLook time.Time
 }
 
 type userShard struct {
@@ -80,10 +83,20 @@ func (c *userCache) User(ctx context.Context, uri string) (directory.User, error
 	return u, err
 }
 
-// refreshEvery is how often Run reloads every user. It is below the TTL,
-// so that users who exist never expire from the cache and the hot paths
-// never wait for the database; deleted users drop out after the TTL.
+// refreshEvery is how often Run brings the cache up to date. It is below
+// the TTL, so that users who exist never expire from the cache and the hot
+// paths never wait for the database.
 const refreshEvery = 30 * time.Second
+
+// fullEvery is how often the refresh reloads every user rather than only
+// the changed ones: deletions made by another server of the pool are only
+// seen then (this server's own admin writes forget the user at once).
+const fullEvery = 10 * time.Minute
+
+// changedUsers is what an incremental refresh needs of the store.
+type changedUsers interface {
+	UsersUpdatedSince(ctx context.Context, since time.Time) ([]directory.User, error)
+}
 
 // Run keeps the cache a replica of the store's users until ctx is done.
 func (c *userCache) Run(ctx context.Context) error {
@@ -101,22 +114,75 @@ func (c *userCache) Run(ctx context.Context) error {
 	}
 }
 
-// refresh loads every user into the cache.
+// refresh brings the cache up to date: every fullEvery (or when the store
+// cannot list changes) by loading every user, otherwise by loading the
+// users written since the last refresh and keeping the rest alive. At
+// 100,000 users a full reload allocates them all again, a visible step in
+// the server's memory; an incremental one costs what changed.
 func (c *userCache) refresh(ctx context.Context) error {
+	now := c.now()
+	ch, incremental := c.Store.(changedUsers)
+	if !incremental || c.lastFull.IsZero() || now.Sub(c.lastFull) >= fullEvery {
+		return c.reloadAll(ctx, now)
+	}
+	// Rows written in the same instant as the last look are read again:
+	// the overlap costs little and a clock tick cannot hide a change.
+	users, err := ch.UsersUpdatedSince(ctx, c.lastLook.Add(-time.Second))
+	if err != nil {
+		return err
+	}
+	c.lastLook = now
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for uri, e := range sh.m {
+			if !e.missing {
+				e.at = now
+				sh.m[uri] = e
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for _, u := range users {
+		c.put(u, now)
+	}
+	return nil
+}
+
+// reloadAll loads every user and drops the cached users the store no
+// longer has.
+func (c *userCache) reloadAll(ctx context.Context, now time.Time) error {
 	users, err := c.Users(ctx)
 	if err != nil {
 		return err
 	}
-	now := c.now()
+	seen := make(map[string]struct{}, len(users))
 	for _, u := range users {
-		sh := c.shard(u.URI)
+		c.put(u, now)
+		seen[u.URI] = struct{}{}
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
 		sh.mu.Lock()
-		if len(sh.m) < maxCachedPerShard {
-			sh.m[u.URI] = cachedUser{u: u, at: now}
+		for uri, e := range sh.m {
+			if _, ok := seen[uri]; !ok && !e.missing {
+				delete(sh.m, uri)
+			}
 		}
 		sh.mu.Unlock()
 	}
+	c.lastFull, c.lastLook = now, now
 	return nil
+}
+
+// put caches a user loaded at now.
+func (c *userCache) put(u directory.User, now time.Time) {
+	sh := c.shard(u.URI)
+	sh.mu.Lock()
+	if len(sh.m) < maxCachedPerShard {
+		sh.m[u.URI] = cachedUser{u: u, at: now}
+	}
+	sh.mu.Unlock()
 }
 
 func (c *userCache) forget(uri string) {

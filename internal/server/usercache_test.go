@@ -64,3 +64,57 @@ func TestUserCache(t *testing.T) {
 		t.Fatalf("User after delete = %v; want ErrNotFound", err)
 	}
 }
+
+// TestUserCacheRefresh: the periodic refresh takes other servers' changes
+// incrementally, keeps unchanged users alive, and learns of deletions at
+// the next full reload.
+func TestUserCacheRefresh(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.PutOrganization(ctx, directory.Organization{Name: "T", Domains: []string{"t.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutPool(ctx, directory.Pool{FQDN: "pool.t.test", ID: "10", PSTN: directory.DefaultPSTNSettings()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"sip:ann@t.test", "sip:ben@t.test"} {
+		if err := db.CreateUser(ctx, directory.User{URI: u, Pool: "pool.t.test", Enabled: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newUserCache(db, time.Hour)
+	if err := c.refresh(ctx); err != nil { // full: nothing loaded yet
+		t.Fatal(err)
+	}
+	full := c.lastFull
+	// Behind the cache's back: ann renamed, ben deleted.
+	if _, err := db.UpdateUser(ctx, "sip:ann@t.test", func(u *directory.User) error { u.DisplayName = "Ann"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteUser(ctx, "sip:ben@t.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.refresh(ctx); err != nil { // incremental
+		t.Fatal(err)
+	}
+	if c.lastFull != full {
+		t.Fatal("the second refresh reloaded everything; want an incremental one")
+	}
+	if u, _ := c.User(ctx, "sip:ann@t.test"); u.DisplayName != "Ann" {
+		t.Errorf("after an incremental refresh ann is %+v; want the rename", u)
+	}
+	if _, err := c.User(ctx, "sip:ben@t.test"); err != nil {
+		t.Errorf("ben dropped before a full reload: %v (deletes are only seen then)", err)
+	}
+	c.lastFull = c.lastFull.Add(-fullEvery) // the next refresh is a full one
+	if err := c.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.User(ctx, "sip:ben@t.test"); !errors.Is(err, directory.ErrNotFound) {
+		t.Errorf("after a full reload ben = %v; want ErrNotFound", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parleyhq/parley/internal/directory"
 )
@@ -89,6 +90,13 @@ func (s *DB) UserByLineURI(ctx context.Context, lineURI string) (directory.User,
 // Users returns every user, ordered by SIP URI.
 func (s *DB) Users(ctx context.Context) ([]directory.User, error) {
 	return list(ctx, s, "users", `SELECT `+userColumns+` FROM users ORDER BY uri`+s.dialect.collate(), scanUser)
+}
+
+// UsersUpdatedSince returns the users written after since, for caches
+// that follow the directory without reloading all of it. Deleted users are
+// not reported: a cache learns of them by a full reload.
+func (s *DB) UsersUpdatedSince(ctx context.Context, since time.Time) ([]directory.User, error) {
+	return list(ctx, s, "users", `SELECT `+userColumns+` FROM users WHERE updated_at > $1`, scanUser, since.UnixNano())
 }
 
 // CreateUser adds a user; ErrExists when the URI is taken.
