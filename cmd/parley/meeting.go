@@ -50,6 +50,20 @@ bytes); C3P answers that carry meetings or access numbers rarely fit.`,
 }
 
 // focus opens a client to the organizer's Focus Factory.
+// focusFor reads the meeting a command names (KEY or conference URI) and
+// opens the organizer's Focus Factory client; the caller closes it.
+func (g *globals) focusFor(cmd *cobra.Command, mf *meetingFlags, meeting string) (*focusClient, *c3p.ConferenceKeys, error) {
+	keys, err := conferenceKeys(meeting)
+	if err != nil {
+		return nil, nil, err
+	}
+	fc, err := g.focus(cmd, mf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fc, keys, nil
+}
+
 func (g *globals) focus(cmd *cobra.Command, mf *meetingFlags) (*focusClient, error) {
 	transport := strings.ToLower(mf.transport)
 	if transport != "udp" && transport != "tcp" {
@@ -500,11 +514,7 @@ func newMeetingShowCmd(g *globals, mf *meetingFlags) *cobra.Command {
 		Short: "Show one of the organizer's meetings (KEY or conference URI)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := conferenceKeys(args[0])
-			if err != nil {
-				return err
-			}
-			fc, err := g.focus(cmd, mf)
+			fc, keys, err := g.focusFor(cmd, mf, args[0])
 			if err != nil {
 				return err
 			}
@@ -529,11 +539,7 @@ func newMeetingDeleteCmd(g *globals, mf *meetingFlags) *cobra.Command {
 		Short: "Delete one of the organizer's meetings (KEY or conference URI); its conference ID stops working",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keys, err := conferenceKeys(args[0])
-			if err != nil {
-				return err
-			}
-			fc, err := g.focus(cmd, mf)
+			fc, keys, err := g.focusFor(cmd, mf, args[0])
 			if err != nil {
 				return err
 			}

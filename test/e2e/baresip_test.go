@@ -124,6 +124,21 @@ type baresipClient struct {
 // microphone. It answers calls automatically.
 func startBaresip(t *testing.T, name, server, password, sourceWAV string) *baresipClient {
 	t.Helper()
+	return startBaresipWith(t, name, server, password, sourceWAV, baresipOptions{})
+}
+
+// baresipOptions vary a baresip from startBaresip's defaults.
+type baresipOptions struct {
+	// SRTP offers SDES-SRTP only (baresip's srtp module,
+	// mediaenc=srtp-mand: RTP/SAVP with a=crypto).
+	SRTP bool
+	// Manual rings until told to answer, instead of answering at once.
+	Manual bool
+}
+
+// startBaresipWith is startBaresip with options.
+func startBaresipWith(t *testing.T, name, server, password, sourceWAV string, opts baresipOptions) *baresipClient {
+	t.Helper()
 	// SIP on base (and base+1, which baresip takes for TLS), ctrl_tcp on
 	// base+2, RTP and RTCP in [base+4, base+12).
 	base := freePorts(t, 12)
@@ -153,6 +168,7 @@ func startBaresip(t *testing.T, name, server, password, sourceWAV string) *bares
 		"module aufile.so",
 		"module aubridge.so",
 		"module sndfile.so",
+		"module srtp.so",
 		"module_app account.so",
 		"module_app menu.so",
 		"module_app ctrl_tcp.so",
@@ -160,8 +176,15 @@ func startBaresip(t *testing.T, name, server, password, sourceWAV string) *bares
 		"snd_path " + c.recDir,
 		"",
 	}, "\n")
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=300;answermode=auto;audio_codecs=PCMU;ptime=20\n",
-		name, server, password)
+	answer, enc := "auto", ""
+	if opts.Manual {
+		answer = "manual"
+	}
+	if opts.SRTP {
+		enc = ";mediaenc=srtp-mand"
+	}
+	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=300;answermode=%s;audio_codecs=PCMU;ptime=20%s\n",
+		name, server, password, answer, enc)
 	files := map[string]string{
 		"config":   config,
 		"accounts": account,
@@ -202,7 +225,7 @@ func startBaresip(t *testing.T, name, server, password, sourceWAV string) *bares
 		}
 		select {
 		case <-c.done:
-			t.Fatalf("baresip %s exited at start", name)
+			t.Fatalf("baresip %s exited at start:\n%s", name, c.logTail(20))
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,73 +158,10 @@ func TestMediationCancelBeforeAnswer(t *testing.T) {
 	}
 }
 
-// startBaresipSRTP is startBaresip with SDES-SRTP (baresip's srtp module,
-// mediaenc=srtp-mand: RTP/SAVP with a=crypto, as the Mediation Server
-// offers) and the given answer mode ("auto" answers at once, "manual"
-// rings until told).
+// startBaresipSRTP is a baresip that offers SDES-SRTP only, as the
+// Mediation Server's front-end side requires; answerMode "manual" rings
+// until told.
 func startBaresipSRTP(t *testing.T, name, server, password, sourceWAV, answerMode string) *baresipClient {
 	t.Helper()
-	base := freePorts(t, 12)
-	c := &baresipClient{name: name, dir: filepath.Join(t.TempDir(), name), done: make(chan struct{})}
-	c.recDir = filepath.Join(c.dir, "rec")
-	c.logPath = filepath.Join(c.dir, "baresip.log")
-	if err := os.MkdirAll(c.recDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	config := strings.Join([]string{
-		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", base),
-		"dns_server 127.0.0.1:53",
-		"audio_source aufile," + sourceWAV,
-		"audio_player aubridge,nil",
-		"ausrc_srate 8000", "auplay_srate 8000", "ausrc_channels 1", "auplay_channels 1",
-		fmt.Sprintf("rtp_ports %d-%d", base+4, base+11),
-		"module_path /usr/lib/baresip/modules",
-		"module g711.so", "module aufile.so", "module aubridge.so", "module sndfile.so", "module srtp.so",
-		"module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
-		fmt.Sprintf("ctrl_tcp_listen 127.0.0.1:%d", base+2),
-		"snd_path " + c.recDir,
-		"",
-	}, "\n")
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=300;answermode=%s;audio_codecs=PCMU;ptime=20;mediaenc=srtp-mand\n",
-		name, server, password, answerMode)
-	for f, content := range map[string]string{
-		"config": config, "accounts": account, "uuid": fmt.Sprintf("6a7d0e42-8c1b-4f4e-9d3b-%012d", base),
-	} {
-		if err := os.WriteFile(filepath.Join(c.dir, f), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logFile, err := os.Create(c.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd = exec.Command("baresip", "-f", c.dir, "-n", "127.0.0.1", "-v")
-	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
-	if err := c.cmd.Start(); err != nil {
-		_ = logFile.Close()
-		t.Fatalf("start baresip: %v", err)
-	}
-	go func() {
-		_ = c.cmd.Wait()
-		_ = logFile.Close()
-		close(c.done)
-	}()
-	t.Cleanup(func() { c.stop(t) })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", base+2))
-		if err == nil {
-			c.ctrl = newCtrlConn(conn)
-			return c
-		}
-		select {
-		case <-c.done:
-			t.Fatalf("baresip %s exited at start:\n%s", name, c.logTail(20))
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("baresip %s ctrl_tcp not reachable: %v", name, err)
-		}
-	}
+	return startBaresipWith(t, name, server, password, sourceWAV, baresipOptions{SRTP: true, Manual: answerMode == "manual"})
 }
