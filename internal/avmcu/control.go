@@ -132,8 +132,22 @@ func (m *MCU) control(req *c3p.Request) (c3p.Command, string, error) {
 				role = r
 			}
 		}
-		m.allow(conf, m.canonicalUser(c.User.Entity), role)
-		return &c3p.AddUser{Keys: c.Keys, User: &c3p.User{Entity: c.User.Entity, Roles: []string{role}}}, "", nil
+		// A dial-out is checked before anything changes: a bad one refuses
+		// the whole command.
+		d, err := m.dialOutOf(conf, c.User)
+		if err != nil {
+			return nil, reasonFor(err), err
+		}
+		user := m.canonicalUser(c.User.Entity)
+		m.allow(conf, user, role)
+		res := &c3p.User{Entity: c.User.Entity, Roles: []string{role}}
+		if d != nil {
+			// The answer does not wait for the call ([MS-CONFBAS]: the
+			// roster reports how the dial-out ends).
+			go m.dialOut(d)
+			res.Endpoints = []c3p.Endpoint{{Entity: d.endpoint, Status: "dialing-out", JoiningMethod: c3p.JoiningDialedOut}}
+		}
+		return &c3p.AddUser{Keys: c.Keys, User: res}, "", nil
 	case *c3p.DeleteUser:
 		if c.Keys == nil || c.Keys.UserEntity == "" {
 			return nil, reasonMalformed, errControl
@@ -182,8 +196,10 @@ func (m *MCU) control(req *c3p.Request) (c3p.Command, string, error) {
 		if !ok {
 			return nil, reasonNoConference, errControl
 		}
-		m.EndConference(conf)
+		// Unprovisioned first, so that a dial-out answered meanwhile finds
+		// the conference gone rather than joining it after the hang-ups.
 		m.unprovision(conf)
+		m.EndConference(conf)
 		return &c3p.DeleteConference{ConferenceInfo: &c3p.ConferenceInfo{Entity: conf}}, "", nil
 	}
 	return nil, reasonUnsupported, errControl

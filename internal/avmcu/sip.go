@@ -71,6 +71,14 @@ type SIPConfig struct {
 	// every way of dialing a conference reaches the same one; nil keeps
 	// URIs as they are.
 	Canonical func(uri string) string
+	// Sign signs the MCU's dial-out INVITEs (a trust.Signer for service
+	// "avmcu"): the Mediation Server only lets a trusted service replace
+	// its call with the Conferencing Attendant (RFC 3891). Nil sends them
+	// unsigned.
+	Sign func(req *sip.Request) error
+	// DialOutTimeout bounds a dial-out from its INVITE to the answer; 0
+	// means DefaultDialOutTimeout.
+	DialOutTimeout time.Duration
 }
 
 // MCU is the A/V Conferencing Server: the media engine with its SIP
@@ -80,6 +88,7 @@ type MCU struct {
 	cfg    SIPConfig
 	log    *slog.Logger
 	cache  *sipgo.DialogServerCache
+	client *sipgo.Client // sends dial-out INVITEs; nil disables dial-out
 
 	mu         sync.Mutex
 	calls      map[string]*call      // by dialog ID
@@ -92,12 +101,14 @@ type call struct {
 	user    string
 	conf    string
 	leg     *Leg
-	dlg     *sipgo.DialogServerSession
+	dlg     *sipgo.DialogServerSession // a dialed-in leg
+	uac     *sipgo.DialogClientSession // a dialed-out leg (dialout.go)
 	session *sdpoa.Session
 	once    sync.Once
 }
 
-// NewMCU puts SIP on an engine. client sends the MCU's own requests (BYE).
+// NewMCU puts SIP on an engine. client sends the MCU's own requests (BYE,
+// and the INVITEs of dial-outs).
 func NewMCU(engine *Engine, client *sipgo.Client, cfg SIPConfig, log *slog.Logger) *MCU {
 	if len(cfg.Codecs) == 0 {
 		cfg.Codecs = []codec.Codec{codec.PCMU, codec.PCMA, codec.G722}
@@ -105,8 +116,11 @@ func NewMCU(engine *Engine, client *sipgo.Client, cfg SIPConfig, log *slog.Logge
 	if cfg.SRTP == sdpoa.SRTPOff {
 		cfg.SRTP = sdpoa.SRTPOptional
 	}
+	if cfg.DialOutTimeout <= 0 {
+		cfg.DialOutTimeout = DefaultDialOutTimeout
+	}
 	return &MCU{
-		engine: engine, cfg: cfg, log: log,
+		engine: engine, cfg: cfg, log: log, client: client,
 		cache:      sipgo.NewDialogServerCache(client, sip.ContactHeader{}),
 		calls:      make(map[string]*call),
 		admissions: make(map[string]*admission),
@@ -350,7 +364,13 @@ func (m *MCU) ServeBYE(req *sip.Request, tx sip.ServerTransaction) {
 		m.respond(tx, sipx.Reject(req, 481, "Call/Transaction Does Not Exist", m.cfg.Hostname, "no such dialog"))
 		return
 	}
-	if err := m.cache.ReadBye(req, tx); err != nil {
+	var err error
+	if c.uac != nil {
+		err = c.uac.ReadBye(req, tx)
+	} else {
+		err = m.cache.ReadBye(req, tx)
+	}
+	if err != nil {
 		m.log.Debug("BYE", "err", err)
 	}
 	m.end(c, "bye")
@@ -382,12 +402,17 @@ func (m *MCU) events(c *call) LegEvents {
 
 // hangUp sends BYE and ends the leg.
 func (m *MCU) hangUp(c *call, reason string) {
-	if c.dlg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := c.dlg.Bye(ctx); err != nil {
-			m.log.Debug("BYE to a leg failed", "conference", c.conf, "err", err)
-		}
-		cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	var err error
+	switch {
+	case c.dlg != nil:
+		err = c.dlg.Bye(ctx)
+	case c.uac != nil:
+		err = c.uac.Bye(ctx)
+	}
+	cancel()
+	if err != nil {
+		m.log.Debug("BYE to a leg failed", "conference", c.conf, "err", err)
 	}
 	m.end(c, reason)
 }
@@ -449,6 +474,9 @@ func (m *MCU) end(c *call, reason string) {
 		m.mu.Unlock()
 		if c.dlg != nil {
 			_ = c.dlg.Close()
+		}
+		if c.uac != nil {
+			_ = c.uac.Close()
 		}
 		m.log.Info("leg left", "conference", c.conf, "user", c.user, "reason", reason)
 		if n := m.notifier(); n != nil {

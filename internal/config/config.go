@@ -35,6 +35,7 @@ type File struct {
 	Database  DatabaseConfig  `yaml:"database"`
 	AVMCU     AVMCUConfig     `yaml:"avmcu"`
 	Mediation MediationConfig `yaml:"mediation"`
+	Attendant AttendantConfig `yaml:"attendant"`
 	Log       LogConfig       `yaml:"log"`
 }
 
@@ -111,6 +112,19 @@ type MediationConfig struct {
 	Gateways []string `yaml:"gateways"`
 }
 
+// AttendantConfig configures the Conferencing Attendant, which answers
+// calls to dial-in access numbers (seed 000: it listens on TCP 5072).
+type AttendantConfig struct {
+	// Listen is its TCP address; empty disables the attendant.
+	Listen string `yaml:"listen"`
+	// MediaListen is the host:port of its RTP port (prompts and music);
+	// port 0 takes any.
+	MediaListen string `yaml:"media_listen"`
+	// MaxCalls caps the callers at the attendant at once; past it calls
+	// get 503.
+	MaxCalls int `yaml:"max_calls"`
+}
+
 // WebConfig holds the HTTP listener of the admin API and web pages.
 type WebConfig struct {
 	Listen string `yaml:"listen"`
@@ -149,6 +163,7 @@ func Default() File {
 		Web:       WebConfig{Listen: "127.0.0.1:8080"},
 		AVMCU:     AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
 		Mediation: MediationConfig{Listen: "127.0.0.1:5068", MediaListen: "127.0.0.1"},
+		Attendant: AttendantConfig{Listen: "127.0.0.1:5072", MediaListen: "127.0.0.1:0", MaxCalls: 1000},
 		Log:       LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -209,6 +224,17 @@ func (f File) Validate() error {
 	}
 	if err := checkAddr("mediation.tls_listen", f.Mediation.TLSListen, true); err != nil {
 		return err
+	}
+	if err := checkAddr("attendant.listen", f.Attendant.Listen, true); err != nil {
+		return err
+	}
+	if f.Attendant.Listen != "" {
+		if err := checkAddr("attendant.media_listen", f.Attendant.MediaListen, false); err != nil {
+			return err
+		}
+		if f.Attendant.MaxCalls < 1 || f.Attendant.MaxCalls > 100000 {
+			return fmt.Errorf("config: attendant.max_calls must be between 1 and 100000, not %d", f.Attendant.MaxCalls)
+		}
 	}
 	if f.AVMCU.MaxLegs < 1 || f.AVMCU.MaxLegs > 100000 {
 		return fmt.Errorf("config: avmcu.max_legs must be between 1 and 100000, not %d", f.AVMCU.MaxLegs)

@@ -121,8 +121,8 @@ func (c *conference) join(j *joiner) admission {
 		c.log.Info("meeting activated", "by", p.Entity)
 	}
 	ch := make(chan error, 1)
-	entity, r := p.Entity, p.Role
-	c.io.submit(func() { ch <- c.mcuAddUser(entity, r) })
+	entity, r, d := p.Entity, p.Role, j.dialIn
+	c.io.submit(func() { ch <- c.mcuAddUserAt(entity, r, d) })
 	c.publish(c.userDoc(p))
 	c.log.Debug("participant joined", "user", p.Entity, "role", p.Role)
 	return admission{entity: p.Entity, role: p.Role, display: p.DisplayName, mcu: ch}
@@ -340,6 +340,12 @@ type DialIn struct {
 	// Language is the language the caller chose at the attendant, for
 	// the Conference Announcement Service.
 	Language string
+	// ReferTo, when set, is where the A/V MCU must send its INVITE to take
+	// the caller's audio: the Mediation Server's Contact with the
+	// Replaces header (RFC 3891) of its dialog with the attendant
+	// embedded (RFC 3261 §19.1.5). Empty means the caller's leg will
+	// come to the MCU by itself.
+	ReferTo string
 }
 
 // AddDialInUser adds a dial-in caller to a meeting, activating it if need
@@ -357,7 +363,7 @@ func (f *Focus) AddDialInUser(ctx context.Context, focusURI string, in DialIn) (
 	if !ok {
 		return "", fmt.Errorf("%w: %q is not a focus URI", ErrInvalid, focusURI)
 	}
-	j := &joiner{dialIn: &dialIn{CallerID: in.CallerID, Language: cleanDisplayName(in.Language), Endpoint: newEntity()}}
+	j := &joiner{dialIn: &dialIn{CallerID: in.CallerID, Language: cleanDisplayName(in.Language), Endpoint: newEntity(), ReferTo: in.ReferTo}}
 	if in.User != "" {
 		j.entity = f.canonical(in.User)
 		enterprise, name, r := f.identify(ctx, j.entity)

@@ -218,6 +218,7 @@ func (c *conference) onTimer() {
 // who is an enterprise user arrived (delta 1) or left (-1).
 func (c *conference) countEnterprise(delta int) {
 	c.enterprise += delta
+	c.f.lobby.set(c.uri, c.enterprise > 0)
 	switch {
 	case c.enterprise > 0:
 		c.noEnterpriseSince = time.Time{}
@@ -360,6 +361,7 @@ func (f *Focus) forget(c *conference) {
 	f.mu.Lock()
 	if f.confs[c.uri] == c {
 		delete(f.confs, c.uri)
+		f.lobby.set(c.uri, false)
 	}
 	f.mu.Unlock()
 }

@@ -179,6 +179,10 @@ type Focus struct {
 	// contacts caches Config.Contact by transport.
 	contacts sync.Map // string -> sip.ContactHeader
 
+	// lobby holds the attendant's callers until an enterprise user is in
+	// their meeting (lobby.go).
+	lobby lobby
+
 	// stop is closed by Close: senders and workers stop without telling
 	// anybody, so that a restarted server can resume the meetings.
 	stop chan struct{}

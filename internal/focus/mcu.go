@@ -159,10 +159,22 @@ func (c *conference) mcuCommand(cmd c3p.Command) error {
 
 // mcuAddUser tells the MCU to expect a participant, with his role.
 func (c *conference) mcuAddUser(entity string, role Role) error {
-	return c.mcuCommand(&c3p.AddUser{
-		Keys: &c3p.ConferenceKeys{ConfEntity: c.uri},
-		User: &c3p.User{Entity: entity, Roles: []string{role.wire()}},
-	})
+	return c.mcuAddUserAt(entity, role, nil)
+}
+
+// mcuAddUserAt tells the MCU to expect a participant and, for a dial-in
+// caller whose audio the MCU must fetch, to call him: the endpoint's
+// refer-to URI is where the MCU sends its INVITE ([MS-CONFBAS] dial-out;
+// seed 001 step 11: "The A/V Conferencing Server invites the Mediation
+// Server").
+func (c *conference) mcuAddUserAt(entity string, role Role, d *dialIn) error {
+	u := &c3p.User{Entity: entity, Roles: []string{role.wire()}}
+	if d != nil && d.ReferTo != "" {
+		u.Endpoints = []c3p.Endpoint{{
+			Entity: d.Endpoint, ReferToURI: d.ReferTo, JoiningMethod: c3p.JoiningDialedOut,
+		}}
+	}
+	return c.mcuCommand(&c3p.AddUser{Keys: &c3p.ConferenceKeys{ConfEntity: c.uri}, User: u})
 }
 
 // mcuDeleteUser ejects a participant from the MCU: his legs are hung up

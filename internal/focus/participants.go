@@ -94,6 +94,9 @@ type dialIn struct {
 	// Endpoint is the entity of the caller's audio endpoint before the
 	// MCU reports his leg.
 	Endpoint string `json:"endpoint"`
+	// ReferTo is where the MCU fetches his audio (DialIn.ReferTo); it is
+	// only of use while the MCU dials, so it is not persisted.
+	ReferTo string `json:"-"`
 }
 
 // present reports whether the participant is still connected somehow:

@@ -415,6 +415,7 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 	} else if c.noEnterpriseSince.IsZero() {
 		c.noEnterpriseSince = now
 	}
+	f.lobby.set(conf, c.enterprise > 0)
 	f.mu.Lock()
 	if f.closed || f.confs[conf] != nil {
 		f.mu.Unlock()

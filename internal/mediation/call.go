@@ -35,9 +35,15 @@ type call struct {
 	gwTransport string
 	privacy     []sip.Header
 
-	gw   *sipgo.DialogServerSession
+	gw *sipgo.DialogServerSession
+	// fe is the INVITE we placed to the front end, from the set-up on;
+	// leg is the call's front-end dialog once answered: fe's, or one that
+	// replaced it (RFC 3891). Both under mu.
 	fe   *sipgo.DialogClientSession
+	leg  *feLeg
 	gwID string
+	// feID is leg's key (feLeg.id); it changes, under the server's mu,
+	// when a hand-off replaces the leg.
 	feID string
 
 	mu       sync.Mutex // serializes negotiations (early media, re-INVITEs)
@@ -48,12 +54,17 @@ type call struct {
 	// pendingCSeq whose 2xx we are retransmitting.
 	pendingAck  chan struct{}
 	pendingCSeq uint32
-	finished    sync.Once
-	// byeGW and byeFE send each side's BYE at most once, whichever of a
-	// BYE from the other side, a failed set-up, the media watchdog or
-	// shutdown comes first.
-	byeGW, byeFE sync.Once
-	startedAt    time.Time
+	// ending says the call is being hung up: no hand-off may start.
+	// Under mu.
+	ending   bool
+	finished sync.Once
+	// byeGW sends the gateway's BYE at most once, whichever of a BYE from
+	// the other side, a failed set-up, the media watchdog or shutdown
+	// comes first (each feLeg has its own).
+	byeGW sync.Once
+	// handoff serializes hand-offs of the front-end dialog (handoff.go).
+	handoff   sync.Mutex
+	startedAt time.Time
 }
 
 // serveINVITE takes a gateway's new call, or a re-INVITE in a call.
@@ -64,6 +75,15 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if hasToTag(req) {
 		s.reinvite(req, tx)
+		return
+	}
+	// An INVITE with Replaces takes a call's front-end side over; only a
+	// trusted service's signature allows it (serveReplaces checks), from
+	// whatever address: in a one-machine deployment the front end shares
+	// the gateways' loopback. A gateway's unsigned Replaces is refused
+	// there too.
+	if replacing := req.GetHeaders("Replaces"); len(replacing) > 0 {
+		s.serveReplaces(req, tx, replacing)
 		return
 	}
 	if !s.allowed(req.Source()) {
@@ -230,8 +250,11 @@ func (c *call) setUp(req *sip.Request, tx sip.ServerTransaction) {
 		c.respondGateway(503, "Service Unavailable", "the front end did not answer")
 		return
 	}
-	c.feID = c.fe.ID
-	s.register(c.feID, c)
+	leg := uacLeg(c.fe, s.cfg.FrontEnd.Transport)
+	c.mu.Lock()
+	c.leg = leg
+	c.mu.Unlock()
+	s.setFrontEnd(c, "", leg)
 	if !c.answer() {
 		return
 	}
@@ -485,17 +508,19 @@ func (c *call) sendByeGateway() {
 	}
 }
 
-// byeFrontEnd sends BYE to the front end if its dialog is up.
-func (c *call) byeFrontEnd() { c.byeFE.Do(c.sendByeFrontEnd) }
-
-func (c *call) sendByeFrontEnd() {
-	fe := c.frontEnd()
-	if fe == nil || fe.LoadState() != sip.DialogStateConfirmed {
+// byeFrontEnd sends BYE on the call's front-end dialog if it is up, and
+// keeps any hand-off from replacing it afterwards.
+func (c *call) byeFrontEnd() {
+	c.mu.Lock()
+	c.ending = true
+	leg := c.leg
+	c.mu.Unlock()
+	if leg == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 	defer cancel()
-	if err := fe.Bye(ctx); err != nil {
+	if err := leg.sendBye(ctx); err != nil {
 		c.log().Debug("mediation: BYE to the front end", "err", err)
 	}
 }
@@ -509,8 +534,15 @@ func (c *call) finish(reason string) {
 		if c.gw != nil {
 			_ = c.gw.Close()
 		}
-		if fe := c.frontEnd(); fe != nil {
+		c.mu.Lock()
+		c.ending = true
+		fe, leg := c.fe, c.leg
+		c.mu.Unlock()
+		if fe != nil {
 			_ = fe.Close()
+		}
+		if leg != nil {
+			leg.close()
 		}
 		c.s.release(c)
 		if c.relay != nil {
@@ -521,11 +553,11 @@ func (c *call) finish(reason string) {
 	})
 }
 
-// frontEnd returns the front-end dialog, nil before the INVITE went out.
-func (c *call) frontEnd() *sipgo.DialogClientSession {
+// frontEnd returns the call's front-end dialog, nil before the answer.
+func (c *call) frontEnd() *feLeg {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.fe
+	return c.leg
 }
 
 // hasToTag reports whether req is within a dialog (RFC 3261 §12.2).

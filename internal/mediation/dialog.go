@@ -12,8 +12,9 @@ import (
 // allow is the Allow header of our responses (RFC 3261 §20.5).
 const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS"
 
-// serveACK takes the ACK of a 2xx: the gateway's completes the set-up;
-// those of re-INVITEs we answered need nothing.
+// serveACK takes the ACK of a 2xx: the gateway's completes the set-up, and
+// so does the ACK of a replacing dialog's 2xx (handoff.go); those of
+// re-INVITEs we answered need nothing more.
 func (s *Server) serveACK(req *sip.Request, tx sip.ServerTransaction) {
 	c, fromGateway := s.lookup(req)
 	if c == nil {
@@ -24,6 +25,10 @@ func (s *Server) serveACK(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if fromGateway {
 		_ = c.gw.ReadAck(req, tx)
+		return
+	}
+	if leg := c.legOf(req); leg != nil && leg.uas != nil {
+		_ = leg.uas.ReadAck(req, tx)
 	}
 }
 
@@ -35,7 +40,21 @@ func (s *Server) serveBYE(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c, fromGateway := s.lookup(req)
+	var leg *feLeg
+	if c != nil && !fromGateway {
+		if leg = c.legOf(req); leg == nil {
+			c = nil // a dialog replaced since lookup
+		}
+	}
 	if c == nil {
+		if old := s.retiredLeg(req); old != nil {
+			// A replaced dialog's peer hung up before or while our own
+			// BYE went out: the call lives on with the new dialog.
+			if err := old.readBye(req, tx); err != nil {
+				s.reject(tx, req, 400, "Bad Request", err.Error())
+			}
+			return
+		}
 		s.reject(tx, req, 481, "Call/Transaction Does Not Exist", "no such call")
 		return
 	}
@@ -45,7 +64,10 @@ func (s *Server) serveBYE(req *sip.Request, tx sip.ServerTransaction) {
 		c.finish("the gateway hung up")
 		return
 	}
-	_ = c.fe.ReadBye(req, tx)
+	c.mu.Lock()
+	c.ending = true
+	c.mu.Unlock()
+	_ = leg.readBye(req, tx)
 	c.byeGateway()
 	c.finish("the front end hung up")
 }
@@ -96,6 +118,9 @@ func (s *Server) serveOther(req *sip.Request, tx sip.ServerTransaction) {
 // is not involved.
 func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c, fromGateway := s.lookup(req)
+	if c != nil && !fromGateway && c.legOf(req) == nil {
+		c = nil // a dialog replaced since lookup
+	}
 	if c == nil {
 		s.reject(tx, req, 481, "Call/Transaction Does Not Exist", "no such call")
 		return
@@ -133,8 +158,8 @@ func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	transport := c.gwTransport
-	if !fromGateway {
-		transport = s.cfg.FrontEnd.Transport
+	if leg := c.frontEnd(); !fromGateway && leg != nil {
+		transport = leg.transport
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", answer)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))

@@ -195,7 +195,10 @@ type fakeFrontEnd struct {
 	mu      sync.Mutex
 	invites []*sip.Request
 	dialogs []*sipgo.DialogServerSession
-	media   *mediaEnd
+	// confirmed are the dialogs whose 200 was ACKed, in order: their
+	// InviteResponse is then safe to read from the test.
+	confirmed []*sipgo.DialogServerSession
+	media     *mediaEnd
 	byes    chan *sip.Request
 	cancels chan struct{}
 }
@@ -270,7 +273,27 @@ func (fe *fakeFrontEnd) serveINVITE(req *sip.Request, tx sip.ServerTransaction) 
 	contact := fe.contact("bob", fe.transport)
 	if err := dlg.Respond(200, "OK", answer, sip.NewHeader("Content-Type", "application/sdp"), &contact); err != nil {
 		fe.t.Logf("front end: 200: %v", err)
+		return
 	}
+	fe.mu.Lock()
+	fe.confirmed = append(fe.confirmed, dlg)
+	fe.mu.Unlock()
+}
+
+// confirmedDialog waits for the first dialog's ACK and returns the dialog.
+func (fe *fakeFrontEnd) confirmedDialog(t *testing.T) *sipgo.DialogServerSession {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		fe.mu.Lock()
+		if len(fe.confirmed) > 0 {
+			d := fe.confirmed[0]
+			fe.mu.Unlock()
+			return d
+		}
+		fe.mu.Unlock()
+	}
+	t.Fatal("the front end's dialog was not confirmed")
+	return nil
 }
 
 func (fe *fakeFrontEnd) invite(t *testing.T) *sip.Request {

@@ -69,6 +69,10 @@ type side struct {
 	in         [128]uint8        // payload type → class
 	out        [numClasses]uint8 // class → payload type
 	configured bool
+	// retired and retiredRTCP are where a replaced peer sent from
+	// (replace): its late packets are dropped, so that they can neither
+	// be relayed nor move the latched address back to it.
+	retired, retiredRTCP netip.AddrPort
 
 	// lastRx is when the last authentic packet came (Unix nanoseconds);
 	// expectRx says the peer is expected to send.
@@ -84,6 +88,11 @@ type side struct {
 func (s *side) configure(p peer, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.configureLocked(p, now)
+}
+
+// configureLocked is configure with s.mu held.
+func (s *side) configureLocked(p peer, now time.Time) {
 	s.remote, s.remoteRTCP, s.mux = p.Remote, p.RemoteRTCP, p.Mux
 	if s.mux {
 		s.remoteRTCP = p.Remote
@@ -117,6 +126,42 @@ func (s *side) configure(p peer, now time.Time) {
 	s.expectRx.Store(p.Receive)
 }
 
+// replace applies the negotiation of a new peer that takes the side over
+// from the current one (an RFC 3891 hand-off), in one step under the
+// side's lock: from then on no packet goes to the old peer and none is
+// protected with its keys, and packets still coming from it are dropped.
+// undo restores the old peer, for a hand-off that fails after all.
+func (s *side) replace(p peer, now time.Time) (undo func()) {
+	s.mu.Lock()
+	remote, remoteRTCP, mux, send, srtp := s.remote, s.remoteRTCP, s.mux, s.send, s.srtp
+	in, out, configured := s.in, s.out, s.configured
+	retired, retiredRTCP := s.retired, s.retiredRTCP
+	expect := s.expectRx.Load()
+	s.configureLocked(p, now)
+	if p.Receive {
+		s.lastRx.Store(now.UnixNano()) // the new peer gets a whole MediaTimeout
+	}
+	// A peer that comes back on the same address (it replaced its own
+	// dialog) is not a stale one.
+	s.retired, s.retiredRTCP = netip.AddrPort{}, netip.AddrPort{}
+	if remote != s.remote && remote != s.remoteRTCP {
+		s.retired = remote
+	}
+	if remoteRTCP != s.remote && remoteRTCP != s.remoteRTCP {
+		s.retiredRTCP = remoteRTCP
+	}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.remote, s.remoteRTCP, s.mux, s.send, s.srtp = remote, remoteRTCP, mux, send, srtp
+		s.in, s.out, s.configured = in, out, configured
+		s.retired, s.retiredRTCP = retired, retiredRTCP
+		s.lastRx.Store(time.Now().UnixNano())
+		s.expectRx.Store(expect)
+	}
+}
+
 // isRTCP tells RTCP from RTP on one port (RFC 5761 §4): RTCP packet types
 // 192-223 fall where RTP would have the marker bit and payload types 64-95,
 // which no dynamic assignment uses.
@@ -142,7 +187,7 @@ func forward(from, to *side, pkt []byte, src netip.AddrPort, now int64, plain, o
 	}
 
 	from.mu.Lock()
-	if !from.configured {
+	if !from.configured || src == from.retired || src == from.retiredRTCP {
 		from.mu.Unlock()
 		return nil, dst, false
 	}

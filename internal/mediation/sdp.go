@@ -47,6 +47,10 @@ type negotiation struct {
 	// answered; feEvent says the front end took telephone-event.
 	codec   sdpoa.Codec
 	feEvent bool
+	// fePlain says the front-end dialog may carry plain RTP: an A/V MCU
+	// that took the call over (handoff.go) without SRTP configured. The
+	// dialog we place always requires SRTP.
+	fePlain bool
 }
 
 func newNegotiation(addr netip.Addr, gwPort, fePort int) *negotiation {
@@ -144,7 +148,19 @@ func (n *negotiation) readFrontEndAnswer(body []byte) (peer, error) {
 // answerFrontEnd answers an offer the front end makes in a re-INVITE, with
 // the call's codec and new keys.
 func (n *negotiation) answerFrontEnd(offer *sdpoa.Description) ([]byte, peer, error) {
+	return n.answerFrontEndWith(offer, n.feSession, n.fePlain)
+}
+
+// answerFrontEndWith answers a front-end offer on the dialog whose o= line
+// is sess: the call's codec, since the gateway side stays as it is, with
+// the offerer's payload type numbers (RFC 3264 §6.1), and new SDES keys
+// of ours (RFC 4568 §7.1.2) unless plainOK and the offer has none.
+func (n *negotiation) answerFrontEndWith(offer *sdpoa.Description, sess *sdpoa.Session, plainOK bool) ([]byte, peer, error) {
 	cfg := n.frontEndConfig()
+	cfg.Session = sess
+	if plainOK {
+		cfg.SRTP = sdpoa.SRTPOptional
+	}
 	cfg.Codecs = []sdpoa.Codec{n.codec}
 	if n.feEvent {
 		cfg.Codecs = append(cfg.Codecs, sdpoa.Codec{PayloadType: eventPT, Name: sdpoa.TelephoneEvent, ClockRate: 8000})
@@ -165,14 +181,16 @@ func (n *negotiation) answerFrontEnd(offer *sdpoa.Description) ([]byte, peer, er
 	if !res.Codec.Is(n.codec) {
 		return nil, peer{}, ErrCodecChanged
 	}
-	if neg == nil {
+	var srtp *sdes.Session
+	switch {
+	case neg != nil:
+		if srtp, err = sdes.NewSession(*neg); err != nil {
+			return nil, peer{}, err
+		}
+	case !plainOK:
 		return nil, peer{}, sdpoa.ErrSRTPRequired
 	}
-	sess, err := sdes.NewSession(*neg)
-	if err != nil {
-		return nil, peer{}, err
-	}
-	p := peerOf(res, sess)
+	p := peerOf(res, srtp)
 	p.InAudioPT, p.InEventPT = p.AudioPT, p.EventPT
 	return answer, p, nil
 }

@@ -70,6 +70,18 @@ type Config struct {
 	// Sign authenticates the front-end INVITE as a trusted peer; it is
 	// called with the request complete. Nil sends it unsigned.
 	Sign func(req *sip.Request) error
+	// Verify authenticates an INVITE with a Replaces header (RFC 3891)
+	// that comes from an address that is not a gateway, and returns the
+	// trusted service that signed it; an error refuses the INVITE with 403
+	// and the error in a Warning, so it must not carry secrets. The
+	// server passes trust.Verify with its key, also checking that the
+	// signing host is a server of the deployment. Nil refuses every
+	// hand-off.
+	Verify func(req *sip.Request) (service string, err error)
+	// ReplaceServices are the services (as Verify returns them) that may
+	// replace a call's front-end dialog, taking the call over: the A/V
+	// Conferencing Server ("avmcu") in seed 001 step 11. Others get 403.
+	ReplaceServices []string
 	// MediaTimeout hangs up a call when a side that should send media has
 	// sent none for this long; default DefaultMediaTimeout.
 	MediaTimeout time.Duration
@@ -95,6 +107,12 @@ type Server struct {
 	closing bool
 	calls   map[string]*call // by dialog ID, each call under both of its IDs
 	count   int
+	// retired are front-end dialogs that a hand-off replaced, by
+	// feLeg.id, until their BYE is done (handoff.go).
+	retired map[string]*feLeg
+	// beforeHandoff, when set (by tests), runs after a replacing INVITE
+	// was read and before the call switches to it.
+	beforeHandoff func()
 
 	listeners []func() error
 	addrs     map[string]string // listen address by transport
@@ -148,9 +166,10 @@ func New(cfg Config, dir Directory, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: log, gateways: gws,
-		route: &router{dir: dir, profile: cfg.LocationProfile},
-		calls: make(map[string]*call),
-		addrs: make(map[string]string),
+		route:   &router{dir: dir, profile: cfg.LocationProfile},
+		calls:   make(map[string]*call),
+		retired: make(map[string]*feLeg),
+		addrs:   make(map[string]string),
 	}
 	opts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("Parley Mediation Server"),
@@ -398,6 +417,18 @@ func (s *Server) register(id string, c *call) {
 	s.mu.Lock()
 	s.calls[id] = c
 	s.mu.Unlock()
+}
+
+// setFrontEnd files a call under its new front-end dialog, forgetting the
+// one it replaces (oldID, "" for none).
+func (s *Server) setFrontEnd(c *call, oldID string, leg *feLeg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if oldID != "" && s.calls[oldID] == c {
+		delete(s.calls, oldID)
+	}
+	c.feID = leg.id
+	s.calls[leg.id] = c
 }
 
 // release forgets a call.

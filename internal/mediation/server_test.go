@@ -257,9 +257,7 @@ func TestFrontEndByeEndsGatewayDialog(t *testing.T) {
 	if _, err := h.call(ctx, "sip:1002@127.0.0.1", gatewayOffer(gm)); err != nil {
 		t.Fatal(err)
 	}
-	h.fe.mu.Lock()
-	dlg := h.fe.dialogs[0]
-	h.fe.mu.Unlock()
+	dlg := h.fe.confirmedDialog(t)
 	if err := dlg.Bye(ctx); err != nil {
 		t.Fatalf("front end BYE: %v", err)
 	}
@@ -497,9 +495,7 @@ func TestFrontEndReinviteAnsweredWithNewKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	gatewayMedia(t, gm, d)
-	h.fe.mu.Lock()
-	dlg := h.fe.dialogs[0]
-	h.fe.mu.Unlock()
+	dlg := h.fe.confirmedDialog(t)
 	// The called party re-offers (a new port and new keys, as after a
 	// hold and resume); the mediation server answers it alone.
 	offer := h.fe.invite(t).Body()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -81,6 +82,27 @@ func (s *sipServer) serveMCUInvite(req *sip.Request, tx sip.ServerTransaction) {
 	} else {
 		user = "sip:" + strings.ToLower(req.From().Address.User) + "@" + s.local.PrimaryDomain()
 	}
+	// A phone that dials the audio without joining the Focus first
+	// joins the meeting here (focus.AddAudioUser): the Focus admits or
+	// refuses him by the meeting's rules and tells the MCU to expect him.
+	if fc := s.theFocus(); fc != nil && s.auth != nil {
+		if org, _, key, ok := c3p.ParseConferenceURI(req.Recipient.String()); ok {
+			var r *focus.Refusal
+			err := fc.AddAudioUser(ctx, c3p.ConferenceURI(s.canonicalURI(org), c3p.ServiceFocus, key), user)
+			switch {
+			case errors.As(err, &r):
+				code, phrase := r.Code, r.Phrase
+				if code == 0 {
+					code, phrase = 403, "Forbidden"
+				}
+				_ = tx.Respond(sipx.Reject(req, code, phrase, s.hostname, r.Error()))
+				return
+			case err != nil:
+				_ = tx.Respond(sipx.Reject(req, 503, "Service Unavailable", s.hostname, "the meeting cannot take you now"))
+				return
+			}
+		}
+	}
 	s.avMCU().ServeINVITE(ctx, req, tx, user)
 }
 
@@ -133,7 +155,7 @@ func (a meetingAdmitter) Admit(ctx context.Context, organizer, key, user string)
 
 // startMCU starts the A/V Conferencing Server's media engine under g and
 // puts its SIP side on the server.
-func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s *sipServer, meetings directory.MeetingStore, hostname string, log *slog.Logger) (*avmcu.MCU, error) {
+func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s *sipServer, meetings directory.MeetingStore, hostname, poolFQDN string, log *slog.Logger) (*avmcu.MCU, error) {
 	ap, err := netip.ParseAddrPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("avmcu.listen %q: %w", cfg.Listen, err)
@@ -147,22 +169,28 @@ func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s 
 	}
 	g.Go(func() error { return engine.Run(ctx) })
 	return avmcu.NewMCU(engine, s.client, avmcu.SIPConfig{
-		Hostname: hostname,
-		Contact:  s.contact,
-		Admit:    meetingAdmitter{meetings},
-		Notify:   legLog{log},
-		Canonical: func(uri string) string {
-			var u sip.Uri
-			if err := sip.ParseUri(uri, &u); err != nil {
-				return uri
-			}
-			host := strings.ToLower(u.Host)
-			if d, ok := s.local.Canonical(host); ok {
-				host = d
-			}
-			return "sip:" + strings.ToLower(u.User) + "@" + host
-		},
+		Hostname:  hostname,
+		Contact:   s.contact,
+		Admit:     meetingAdmitter{meetings},
+		Notify:    legLog{log},
+		Canonical: s.canonicalURI,
+		Sign:      trust.Signer{Key: s.trustKey, Service: serviceAVMCU, Host: poolFQDN}.Sign,
 	}, log), nil
+}
+
+// canonicalURI maps an organizer's URI to the form the directory keeps:
+// an alias host (the server's address) becomes the domain, so that every
+// way of dialing a conference reaches the same one.
+func (s *sipServer) canonicalURI(uri string) string {
+	var u sip.Uri
+	if err := sip.ParseUri(uri, &u); err != nil {
+		return uri
+	}
+	host := strings.ToLower(u.Host)
+	if d, ok := s.local.Canonical(host); ok {
+		host = d
+	}
+	return "sip:" + strings.ToLower(u.User) + "@" + host
 }
 
 // legLog records the A/V MCU's leg events until the Focus takes them into

@@ -28,6 +28,10 @@ import (
 // INVITEs to the front end with.
 const serviceMediation = "mediation"
 
+// serviceAVMCU is the service name the A/V MCU signs its dial-out INVITEs
+// with.
+const serviceAVMCU = "avmcu"
+
 // startMediation starts the Mediation Server under g when mediation.listen
 // is set. Its next hop is this server's proxy: over TLS when the server has
 // a TLS listener (OCS's Mediation Server talks TLS to its next-hop pool),
@@ -70,6 +74,9 @@ func startMediation(ctx context.Context, g *errgroup.Group, cfg config.File, dat
 		MediaAddr: mediaAddr, Hostname: host, Domain: s.local.PrimaryDomain(),
 		LocationProfile: mc.LocationProfile, Gateways: mc.Gateways,
 		FrontEnd: front, Sign: signer.Sign,
+		// The A/V MCU takes a dial-in caller's audio from the attendant
+		// with an INVITE with Replaces (seed 001 step 11), signed.
+		Verify: s.verifyTrusted, ReplaceServices: []string{serviceAVMCU},
 		MediaTimeout: time.Duration(cfg.AVMCU.InactivitySeconds) * time.Second,
 	}, dir, log)
 	if err != nil {

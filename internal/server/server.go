@@ -120,7 +120,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 	// The A/V Conferencing Server: its media engine, and its SIP side on
 	// the server's user agent.
-	mcu, err := startMCU(gctx, g, cfg.AVMCU, sipSrv, db, hostname, log.With("role", "avmcu"))
+	mcu, err := startMCU(gctx, g, cfg.AVMCU, sipSrv, db, hostname, poolFQDN, log.With("role", "avmcu"))
 	if err != nil {
 		return err
 	}
@@ -157,6 +157,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		log.InfoContext(gctx, "resumed the meetings of the last run", "meetings", n)
 	}
 	conf.focus.Store(fc)
+	if err := startAttendant(gctx, g, cfg, sipSrv, sipSrv.objects, fc, org.ConferenceKey, poolFQDN, log.With("role", "attendant")); err != nil {
+		return err
+	}
 	defer func() {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -86,6 +86,8 @@ type sipServer struct {
 	// signatures.
 	dir      directory.Store
 	trustKey []byte
+	// objects are the attendant's contact objects (attendant.go).
+	objects *contactObjects
 
 	// inFlight counts server transactions being handled; past max the
 	// server answers 503 rather than queueing (RFC 3261 §21.5.4).
@@ -205,7 +207,8 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 		}
 	}
 	pcfg.Authenticate = s.trustMediation(pcfg.Authenticate) // signed INVITEs of the Mediation Server (mediation.go)
-	prx = proxy.New(pcfg, s.local, locator{s.reg}, s.client, d.log.With("role", "proxy"))
+	s.objects = &contactObjects{db: d.dir, log: d.log.With("role", "attendant")}
+	prx = proxy.New(pcfg, s.local, locator{reg: s.reg, objects: s.objects}, s.client, d.log.With("role", "proxy"))
 	s.prx = prx
 
 	// REGISTERs the front end took off the socket or connection never
@@ -424,11 +427,23 @@ func nonceSecret(orgKey []byte) []byte {
 	return deriveKey(orgKey, "parley digest nonce v1")
 }
 
-// locator adapts the registrar's location service to the proxy.
-type locator struct{ reg *registrar.Registrar }
+// locator adapts the registrar's location service to the proxy, and
+// sends calls to Conferencing Attendant contact objects to the attendant
+// (seed 001 step 5: "The Front End Server routes the call to the
+// Conferencing Attendant Service on the pool bound to the Conferencing
+// Attendant Contact object").
+type locator struct {
+	reg     *registrar.Registrar
+	objects *contactObjects
+}
 
 func (l locator) Lookup(aor string) []proxy.Target {
 	bs := l.reg.Lookup(aor)
+	if len(bs) == 0 && l.objects != nil {
+		if t, ok := l.objects.target(aor); ok {
+			return []proxy.Target{t}
+		}
+	}
 	out := make([]proxy.Target, 0, len(bs))
 	for _, b := range bs {
 		out = append(out, targetOf(b))

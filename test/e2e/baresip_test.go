@@ -134,6 +134,9 @@ type baresipOptions struct {
 	SRTP bool
 	// Manual rings until told to answer, instead of answering at once.
 	Manual bool
+	// NoRegister never registers: a "PSTN phone" that calls a gateway
+	// port directly, with name as its number.
+	NoRegister bool
 }
 
 // startBaresipWith is startBaresip with options.
@@ -183,8 +186,12 @@ func startBaresipWith(t *testing.T, name, server, password, sourceWAV string, op
 	if opts.SRTP {
 		enc = ";mediaenc=srtp-mand"
 	}
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=300;answermode=%s;audio_codecs=PCMU;ptime=20%s\n",
-		name, server, password, answer, enc)
+	regint := 300
+	if opts.NoRegister {
+		regint = 0
+	}
+	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=%d;answermode=%s;audio_codecs=PCMU;ptime=20%s\n",
+		name, server, password, regint, answer, enc)
 	files := map[string]string{
 		"config":   config,
 		"accounts": account,

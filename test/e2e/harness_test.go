@@ -227,6 +227,8 @@ web:
 mediation:
   listen: %s
   gateways: [%s]
+attendant:
+  listen: 127.0.0.1:0
 database:
   dsn: ""
 log:

@@ -1,0 +1,354 @@
+package attendant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/media/sdpoa"
+	"github.com/parleyhq/parley/internal/sipx"
+)
+
+// Defaults of ServerConfig.
+const (
+	DefaultMaxCalls       = 1000
+	DefaultHandoffTimeout = 15 * time.Second
+	DefaultMaxHold        = 60 * time.Minute
+	// backendTimeout bounds one question to the front end or the Focus.
+	backendTimeout = 10 * time.Second
+)
+
+// AccessNumbers finds the Conferencing Attendant contact object a call is
+// for (seed 000, "Contact Objects"): its SIP URI is the Request-URI the
+// front end routes to the attendant.
+type AccessNumbers interface {
+	AccessNumberByURI(ctx context.Context, uri string) (directory.AccessNumber, error)
+}
+
+// ServerConfig configures the attendant's SIP side (seed 000: the
+// Conferencing Attendant listens on TCP 5072).
+type ServerConfig struct {
+	// Listen is the TCP address, e.g. 127.0.0.1:5072.
+	Listen string
+	// Hostname names the attendant in Via, Contact and Warning.
+	Hostname string
+	// Flow tunes each call's dialogue.
+	Flow Config
+	// Verify checks a request's trust signature and returns the signing
+	// service. The attendant answers calls that a trusted service placed
+	// (Services), never anybody who can reach its port.
+	Verify func(req *sip.Request) (service string, err error)
+	// Services may place calls to the attendant: the Mediation Server.
+	Services []string
+	// SRTP is the media encryption policy; the Mediation Server offers
+	// SDES-keyed SRTP (seed 001 step 6).
+	SRTP sdpoa.SRTPPolicy
+	// MaxCalls bounds the calls in progress; past it INVITEs get 503.
+	MaxCalls int
+	// HandoffTimeout is how long, after the Focus took the caller, the
+	// attendant waits for the Mediation Server to drop its leg (the A/V
+	// MCU replaced it) before it gives up on the caller.
+	HandoffTimeout time.Duration
+	// MaxHold bounds the time on hold waiting for a leader.
+	MaxHold time.Duration
+}
+
+// Server is the Conferencing Attendant: it answers calls to access
+// numbers and runs a Flow for each.
+type Server struct {
+	cfg     ServerConfig
+	log     *slog.Logger
+	numbers AccessNumbers
+	backend Backend
+	confs   Conferences
+	media   Media
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+	cache  *sipgo.DialogServerCache
+	ln     net.Listener
+	addr   string
+
+	mu      sync.Mutex
+	calls   map[string]*call // by dialog ID
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// NewServer builds the attendant; Listen then Serve run it.
+func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs Conferences, media Media, log *slog.Logger) (*Server, error) {
+	switch {
+	case numbers == nil || backend == nil || confs == nil || media == nil:
+		return nil, errors.New("attendant: a directory, a front end, the Focus and media are required")
+	case cfg.Verify == nil:
+		return nil, errors.New("attendant: no trust verifier")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = DefaultMaxCalls
+	}
+	if cfg.HandoffTimeout <= 0 {
+		cfg.HandoffTimeout = DefaultHandoffTimeout
+	}
+	if cfg.MaxHold <= 0 {
+		cfg.MaxHold = DefaultMaxHold
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("attendant: listen %q: %w", cfg.Listen, err)
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = host
+	}
+	s := &Server{cfg: cfg, log: log, numbers: numbers, backend: backend, confs: confs, media: media, calls: make(map[string]*call)}
+	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("Parley Conferencing Attendant"), sipgo.WithUserAgentHostname(cfg.Hostname)); err != nil {
+		return nil, fmt.Errorf("attendant: user agent: %w", err)
+	}
+	if s.srv, err = sipgo.NewServer(s.ua); err != nil {
+		_ = s.ua.Close()
+		return nil, fmt.Errorf("attendant: server: %w", err)
+	}
+	if s.client, err = sipgo.NewClient(s.ua, sipgo.WithClientHostname(cfg.Hostname)); err != nil {
+		_ = s.ua.Close()
+		return nil, fmt.Errorf("attendant: client: %w", err)
+	}
+	s.srv.OnInvite(s.serveINVITE)
+	s.srv.OnAck(s.serveACK)
+	s.srv.OnBye(s.serveBYE)
+	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// sipgo answers the INVITE 487 itself; we answer quickly enough
+		// that a CANCEL rarely finds one.
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+	})
+	s.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS"))
+		_ = tx.Respond(res)
+	})
+	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+		if req.IsAck() {
+			return
+		}
+		res := sipx.Reject(req, 405, "Method Not Allowed", s.cfg.Hostname, "the attendant takes INVITE, ACK, BYE, CANCEL and OPTIONS")
+		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS"))
+		_ = tx.Respond(res)
+	})
+	return s, nil
+}
+
+// Listen opens the TCP listener.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("attendant: %w", err)
+	}
+	s.ln, s.addr = ln, ln.Addr().String()
+	s.cache = sipgo.NewDialogServerCache(s.client, s.contact())
+	return nil
+}
+
+// Addr is the listen address, after Listen.
+func (s *Server) Addr() string { return s.addr }
+
+// Calls returns the number of calls in progress.
+func (s *Server) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// Serve answers calls until ctx is done, then hangs up the calls in
+// progress (with goodbye unsaid: the server is stopping) and closes.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.ServeTCP(s.ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	}
+	s.mu.Lock()
+	s.closing = true
+	calls := make([]*call, 0, len(s.calls))
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		c.post(shutdown{})
+	}
+	s.wg.Wait()
+	_ = s.ln.Close()
+	_ = s.ua.Close()
+	if err != nil {
+		return fmt.Errorf("attendant: %w", err)
+	}
+	return nil
+}
+
+// contact is the attendant's Contact: its listener.
+func (s *Server) contact() sip.ContactHeader {
+	host, port, _ := net.SplitHostPort(s.addr)
+	p, _ := strconv.Atoi(port)
+	u := sip.Uri{Scheme: "sip", User: "attendant", Host: host, Port: p, UriParams: sip.NewParams()}
+	u.UriParams.Add("transport", "tcp")
+	return sip.ContactHeader{Address: u}
+}
+
+func (s *Server) reject(tx sip.ServerTransaction, req *sip.Request, code int, reason, detail string) {
+	_ = tx.Respond(sipx.Reject(req, code, reason, s.cfg.Hostname, detail))
+}
+
+// serveINVITE answers a call to an access number, or a re-INVITE.
+func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
+	if bad := sipx.ValidateRequest(req); bad != nil {
+		s.reject(tx, req, bad.Code, bad.Reason, bad.Detail)
+		return
+	}
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			s.reinvite(req, tx)
+			return
+		}
+	}
+	service, err := s.cfg.Verify(req)
+	switch {
+	case err != nil:
+		s.log.Warn("attendant: refused an unsigned or badly signed call", "source", req.Source(), "err", err)
+		s.reject(tx, req, 403, "Forbidden", "the attendant answers calls from trusted services only")
+		return
+	case !slices.Contains(s.cfg.Services, service):
+		s.reject(tx, req, 403, "Forbidden", "service "+service+" may not call the attendant")
+		return
+	}
+	if req.Contact() == nil {
+		s.reject(tx, req, 400, "Bad Request", "missing Contact header field")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+	defer cancel()
+	recipient := req.Recipient.Clone()
+	recipient.UriParams, recipient.Headers, recipient.Port = nil, nil, 0
+	number, err := s.numbers.AccessNumberByURI(ctx, strings.ToLower(recipient.String()))
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		s.reject(tx, req, 404, "Not Found", "no access number is "+recipient.String())
+		return
+	case err != nil:
+		s.log.ErrorContext(ctx, "attendant: access number lookup", "uri", recipient.String(), "err", err)
+		s.reject(tx, req, 500, "Server Internal Error", "the directory cannot be read")
+		return
+	}
+	session := sdpoa.NewSession("parley")
+	answer, spec, fail := negotiate(req, s.media.Addr(), s.cfg.SRTP, session, s.cfg.Hostname)
+	if fail != nil {
+		_ = tx.Respond(fail)
+		return
+	}
+	s.mu.Lock()
+	if s.closing || len(s.calls) >= s.cfg.MaxCalls {
+		s.mu.Unlock()
+		res := sipx.Reject(req, 503, "Service Unavailable", s.cfg.Hostname, "the attendant is at its call limit")
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		_ = tx.Respond(res)
+		return
+	}
+	s.mu.Unlock()
+	dlg, err := s.cache.ReadInvite(req, tx)
+	if err != nil {
+		s.reject(tx, req, 500, "Server Internal Error", "dialog: "+err.Error())
+		return
+	}
+	c := newCall(s, dlg, req, number)
+	spec.OnDTMF = func(k byte) { c.post(Digit{Key: k}) }
+	spec.OnInactive = func() { c.post(gone{why: "media stopped"}) }
+	leg, err := s.media.Open(dlg.ID, spec)
+	if err != nil {
+		s.log.Warn("attendant: no media leg", "err", err)
+		res := sipx.Reject(req, 503, "Service Unavailable", s.cfg.Hostname, "no media: "+err.Error())
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		_ = tx.Respond(res)
+		return
+	}
+	c.leg = leg
+	s.mu.Lock()
+	s.calls[dlg.ID] = c
+	s.mu.Unlock()
+	contact := s.contact()
+	if err := dlg.Respond(200, "OK", answer, sip.NewHeader("Content-Type", "application/sdp"), &contact); err != nil {
+		s.forget(c)
+		leg.Close()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.run()
+	}()
+}
+
+// reinvite keeps the call as it is: the attendant's leg is short-lived and
+// its media does not move; a hold or refresh is answered with the same
+// description.
+func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.match(req)
+	if c == nil {
+		s.reject(tx, req, 481, "Call/Transaction Does Not Exist", "no such call")
+		return
+	}
+	s.reject(tx, req, 488, "Not Acceptable Here", "the attendant's media cannot change")
+}
+
+func (s *Server) serveACK(req *sip.Request, tx sip.ServerTransaction) {
+	if err := s.cache.ReadAck(req, tx); err != nil {
+		s.log.Debug("attendant: stray ACK", "err", err)
+	}
+}
+
+func (s *Server) serveBYE(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.match(req)
+	if err := s.cache.ReadBye(req, tx); err != nil {
+		s.reject(tx, req, 481, "Call/Transaction Does Not Exist", "no such call")
+		return
+	}
+	if c != nil {
+		reason := "bye"
+		if h := req.GetHeader("Reason"); h != nil && strings.Contains(strings.ToLower(h.Value()), "replaced") {
+			reason = "replaced"
+		}
+		c.post(gone{why: reason, bye: true})
+	}
+}
+
+func (s *Server) match(req *sip.Request) *call {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *Server) forget(c *call) {
+	s.mu.Lock()
+	delete(s.calls, c.id)
+	s.mu.Unlock()
+}
