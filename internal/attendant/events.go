@@ -25,7 +25,22 @@ type Answered struct {
 	// ID and never held. User names him.
 	Authenticated bool
 	User          User
+	// Rejoin, when set, is the meeting this caller ID was handed to
+	// minutes ago: the flow offers it back with one key (Config.RejoinOffer).
+	Rejoin *Recent
 }
+
+// Recent is a meeting a caller was recently handed to, and the language
+// he heard then.
+type Recent struct {
+	Meeting Meeting
+	Lang    string
+}
+
+// Blocked reports that the driver's abuse guard ends the call: the caller
+// hears that there were too many attempts, then goodbye. It stands in for
+// the answer that tipped the guard.
+type Blocked struct{}
 
 // Digit reports that the caller pressed a key ('0'-'9', '*', '#'; RFC 4733 events).
 type Digit struct{ Key byte }
@@ -72,6 +87,7 @@ func (Resolved) event()        {}
 func (PasscodeChecked) event() {}
 func (PINChecked) event()      {}
 func (JoinResult) event()      {}
+func (Blocked) event()         {}
 
 // Action is something the driver must do.
 type Action interface{ action() }

@@ -50,56 +50,6 @@ var (
 	ErrMeetingFull   = errors.New("attendant: meeting full")
 )
 
-// Defaults of Config.
-const (
-	DefaultMaxAttempts = 3
-	DefaultInterDigit  = 5 * time.Second
-	DefaultNoInput     = 10 * time.Second
-	DefaultLeaderWait  = 4 * time.Second
-	DefaultStillWait   = 60 * time.Second
-	// DefaultMaxDigits bounds one entry: longer is a stuck key or a probe,
-	// and is submitted as it stands (and refused).
-	DefaultMaxDigits = 32
-)
-
-// Config tunes a Flow; zero fields take the defaults.
-type Config struct {
-	// MaxAttempts is how many wrong entries (or silences) a step allows
-	// before the call ends.
-	MaxAttempts int
-	// InterDigit is how long the caller may pause within an entry before
-	// what he typed is taken as if he had pressed #.
-	InterDigit time.Duration
-	// NoInput is how long after a prompt ends the flow waits for a key.
-	NoInput time.Duration
-	// LeaderWait is how long a meeting without a passcode waits for the
-	// leader's * before joining the caller as an attendee.
-	LeaderWait time.Duration
-	// StillWait is the period of the "still waiting" reminder on hold.
-	StillWait time.Duration
-	// MaxDigits bounds one entry.
-	MaxDigits int
-}
-
-func (c Config) withDefaults() Config {
-	def := func(v *time.Duration, d time.Duration) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.MaxDigits <= 0 {
-		c.MaxDigits = DefaultMaxDigits
-	}
-	def(&c.InterDigit, DefaultInterDigit)
-	def(&c.NoInput, DefaultNoInput)
-	def(&c.LeaderWait, DefaultLeaderWait)
-	def(&c.StillWait, DefaultStillWait)
-	return c
-}
-
 // Meeting is what the front end says a conference ID names
 // (c3p.ResolveConference).
 type Meeting struct {
@@ -125,6 +75,7 @@ type step uint8
 const (
 	stIdle      step = iota
 	stLanguage       // welcome and language options
+	stRejoin         // welcome and the offer to rejoin a recent meeting
 	stConfID         // entering the conference ID
 	stResolving      // waiting for the front end
 	stPasscode       // * for leaders, or the passcode
@@ -141,7 +92,7 @@ const (
 // collecting reports whether the step takes keys.
 func (s step) collecting() bool {
 	switch s {
-	case stLanguage, stConfID, stPasscode, stExtension, stPIN:
+	case stLanguage, stRejoin, stConfID, stPasscode, stExtension, stPIN:
 		return true
 	}
 	return false
@@ -224,6 +175,10 @@ func (f *Flow) Handle(ev Event) []Action {
 		if f.step == stAdmitting || f.step == stHolding {
 			f.joinResult(ev, &out)
 		}
+	case Blocked:
+		if f.step != stIdle && f.step != stDone {
+			f.hangup(&out, prompts.TooManyAttempts)
+		}
 	}
 	return out
 }
@@ -244,6 +199,16 @@ func (f *Flow) answered(ev Answered, out *[]Action) {
 	f.callerID = ev.CallerID
 	f.authenticated = ev.Authenticated
 	f.user = ev.User
+	if ev.Rejoin != nil && f.cfg.RejoinOffer != "" && ev.Rejoin.Meeting.FocusURI != "" {
+		// He chose his language minutes ago: no menu, one question.
+		if ev.Rejoin.Lang != "" {
+			f.lang = prompts.Best(ev.Rejoin.Lang)
+		}
+		f.meeting = ev.Rejoin.Meeting
+		f.step = stRejoin
+		f.play(out, Prompt{Key: prompts.Welcome}, Prompt{Key: f.cfg.RejoinOffer})
+		return
+	}
 	f.step = stLanguage
 	ps := []Prompt{{Key: prompts.Welcome}}
 	for i, l := range f.secondary {
@@ -336,6 +301,24 @@ func (f *Flow) key(k byte, out *[]Action) {
 		}
 		f.key(k, out)
 		return
+	case stRejoin:
+		switch k {
+		case '#':
+			f.typed = f.typed[:0]
+			f.timer = 0
+			f.step = stJoining
+			f.play(out, Prompt{Key: prompts.WelcomeBack})
+			return
+		case '*':
+			f.meeting = Meeting{}
+			f.enter(stConfID, out, f.prompt(stConfID)...)
+			return
+		}
+		// He is typing a conference ID: another meeting.
+		f.meeting = Meeting{}
+		f.step = stConfID
+		f.key(k, out)
+		return
 	case stPasscode:
 		if len(f.entry) == 0 && k == '*' {
 			f.leader = true
@@ -405,7 +388,7 @@ func (f *Flow) promptDone(out *[]Action) {
 			return
 		}
 		f.arm(out, f.cfg.NoInput)
-	case stConfID, stExtension, stPIN:
+	case stRejoin, stConfID, stExtension, stPIN:
 		f.arm(out, f.cfg.NoInput)
 	case stJoining:
 		f.step = stAdmitting
@@ -428,6 +411,11 @@ func (f *Flow) timeout(out *[]Action) {
 			f.join(out) // no * came: an attendee
 			return
 		}
+	case stRejoin:
+		// Silence declines the offer; it is no wrong answer.
+		f.meeting = Meeting{}
+		f.enter(stConfID, out, f.prompt(stConfID)...)
+		return
 	}
 	if !f.step.collecting() {
 		return

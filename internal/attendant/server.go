@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -62,6 +63,32 @@ type ServerConfig struct {
 	HandoffTimeout time.Duration
 	// MaxHold bounds the time on hold waiting for a leader.
 	MaxHold time.Duration
+	// Guard throttles the guessing of conference IDs, passcodes and PINs.
+	Guard GuardConfig
+	// RejoinWindow is how long after his hand-off a caller who calls
+	// again from the same number is offered his meeting back (when
+	// Flow.RejoinOffer names the prompt); 0 means DefaultRejoinWindow.
+	RejoinWindow time.Duration
+	// Now is the clock of the guard and the re-join memory; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Stats counts what the attendant did since it started, for metrics.
+type Stats struct {
+	// Calls were answered; Refused were INVITEs for a new call that the
+	// attendant refused (untrusted, unknown number, media, call limit).
+	Calls, Refused uint64
+	// Joined callers were added to their meeting by the Focus.
+	Joined uint64
+	// Throttled wrong answers were held back by the guard; GuessHangups
+	// calls it ended for guessing.
+	Throttled, GuessHangups uint64
+}
+
+// stats are Stats' live counters.
+type stats struct {
+	calls, refused, joined, throttled, guessHangups atomic.Uint64
 }
 
 // Server is the Conferencing Attendant: it answers calls to access
@@ -73,6 +100,9 @@ type Server struct {
 	backend Backend
 	confs   Conferences
 	media   Media
+	guard   *Guard
+	rejoins *rejoins
+	stats   stats
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -107,6 +137,15 @@ func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs C
 	if cfg.MaxHold <= 0 {
 		cfg.MaxHold = DefaultMaxHold
 	}
+	if cfg.RejoinWindow <= 0 {
+		cfg.RejoinWindow = DefaultRejoinWindow
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Guard.Now == nil {
+		cfg.Guard.Now = cfg.Now
+	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("attendant: listen %q: %w", cfg.Listen, err)
@@ -114,7 +153,11 @@ func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs C
 	if cfg.Hostname == "" {
 		cfg.Hostname = host
 	}
-	s := &Server{cfg: cfg, log: log, numbers: numbers, backend: backend, confs: confs, media: media, calls: make(map[string]*call)}
+	s := &Server{
+		cfg: cfg, log: log, numbers: numbers, backend: backend, confs: confs, media: media,
+		guard: NewGuard(cfg.Guard), rejoins: newRejoins(cfg.RejoinWindow, cfg.Now),
+		calls: make(map[string]*call),
+	}
 	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("Parley Conferencing Attendant"), sipgo.WithUserAgentHostname(cfg.Hostname)); err != nil {
 		return nil, fmt.Errorf("attendant: user agent: %w", err)
 	}
@@ -171,6 +214,14 @@ func (s *Server) Calls() int {
 	return len(s.calls)
 }
 
+// Stats returns the counters since the server started.
+func (s *Server) Stats() Stats {
+	return Stats{
+		Calls: s.stats.calls.Load(), Refused: s.stats.refused.Load(), Joined: s.stats.joined.Load(),
+		Throttled: s.stats.throttled.Load(), GuessHangups: s.stats.guessHangups.Load(),
+	}
+}
+
 // Serve answers calls until ctx is done, then hangs up the calls in
 // progress (with goodbye unsaid: the server is stopping) and closes.
 func (s *Server) Serve(ctx context.Context) error {
@@ -212,6 +263,12 @@ func (s *Server) contact() sip.ContactHeader {
 	return sip.ContactHeader{Address: u}
 }
 
+// refuse answers an INVITE for a new call with a failure and counts it.
+func (s *Server) refuse(tx sip.ServerTransaction, res *sip.Response) {
+	s.stats.refused.Add(1)
+	_ = tx.Respond(res)
+}
+
 func (s *Server) reject(tx sip.ServerTransaction, req *sip.Request, code int, reason, detail string) {
 	_ = tx.Respond(sipx.Reject(req, code, reason, s.cfg.Hostname, detail))
 }
@@ -232,14 +289,14 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 	switch {
 	case err != nil:
 		s.log.Warn("attendant: refused an unsigned or badly signed call", "source", req.Source(), "err", err)
-		s.reject(tx, req, 403, "Forbidden", "the attendant answers calls from trusted services only")
+		s.refuse(tx, sipx.Reject(req, 403, "Forbidden", s.cfg.Hostname, "the attendant answers calls from trusted services only"))
 		return
 	case !slices.Contains(s.cfg.Services, service):
-		s.reject(tx, req, 403, "Forbidden", "service "+service+" may not call the attendant")
+		s.refuse(tx, sipx.Reject(req, 403, "Forbidden", s.cfg.Hostname, "service "+service+" may not call the attendant"))
 		return
 	}
 	if req.Contact() == nil {
-		s.reject(tx, req, 400, "Bad Request", "missing Contact header field")
+		s.refuse(tx, sipx.Reject(req, 400, "Bad Request", s.cfg.Hostname, "missing Contact header field"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
@@ -249,17 +306,17 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 	number, err := s.numbers.AccessNumberByURI(ctx, strings.ToLower(recipient.String()))
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
-		s.reject(tx, req, 404, "Not Found", "no access number is "+recipient.String())
+		s.refuse(tx, sipx.Reject(req, 404, "Not Found", s.cfg.Hostname, "no access number is "+recipient.String()))
 		return
 	case err != nil:
 		s.log.ErrorContext(ctx, "attendant: access number lookup", "uri", recipient.String(), "err", err)
-		s.reject(tx, req, 500, "Server Internal Error", "the directory cannot be read")
+		s.refuse(tx, sipx.Reject(req, 500, "Server Internal Error", s.cfg.Hostname, "the directory cannot be read"))
 		return
 	}
 	session := sdpoa.NewSession("parley")
 	answer, spec, fail := negotiate(req, s.media.Addr(), s.cfg.SRTP, session, s.cfg.Hostname)
 	if fail != nil {
-		_ = tx.Respond(fail)
+		s.refuse(tx, fail)
 		return
 	}
 	s.mu.Lock()
@@ -267,13 +324,13 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 		s.mu.Unlock()
 		res := sipx.Reject(req, 503, "Service Unavailable", s.cfg.Hostname, "the attendant is at its call limit")
 		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
-		_ = tx.Respond(res)
+		s.refuse(tx, res)
 		return
 	}
 	s.mu.Unlock()
 	dlg, err := s.cache.ReadInvite(req, tx)
 	if err != nil {
-		s.reject(tx, req, 500, "Server Internal Error", "dialog: "+err.Error())
+		s.refuse(tx, sipx.Reject(req, 500, "Server Internal Error", s.cfg.Hostname, "dialog: "+err.Error()))
 		return
 	}
 	c := newCall(s, dlg, req, number)
@@ -284,7 +341,7 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 		s.log.Warn("attendant: no media leg", "err", err)
 		res := sipx.Reject(req, 503, "Service Unavailable", s.cfg.Hostname, "no media: "+err.Error())
 		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
-		_ = tx.Respond(res)
+		s.refuse(tx, res)
 		return
 	}
 	c.leg = leg
@@ -297,6 +354,7 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 		leg.Close()
 		return
 	}
+	s.stats.calls.Add(1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

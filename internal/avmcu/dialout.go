@@ -105,7 +105,7 @@ func reasonFor(err error) string {
 // caller.
 func (m *MCU) dialOut(d *dialOut) {
 	log := m.log.With("conference", d.conf, "user", d.user, "target", d.target.uri.String())
-	if reason := m.call(d, log); reason != "" {
+	if reason := m.place(d, log); reason != "" {
 		log.Info("dial-out failed", "reason", reason)
 		if n := m.notifier(); n != nil {
 			n.LegLeft(d.conf, d.user, "", reason)
@@ -113,8 +113,8 @@ func (m *MCU) dialOut(d *dialOut) {
 	}
 }
 
-// call runs a dial-out and returns why it failed, or "" once the leg is in.
-func (m *MCU) call(d *dialOut, log *slog.Logger) string {
+// place runs a dial-out and returns why it failed, or "" once the leg is in.
+func (m *MCU) place(d *dialOut, log *slog.Logger) string {
 	session := sdpoa.NewSession("parley")
 	local, offered, body, err := m.offer(session)
 	if err != nil {

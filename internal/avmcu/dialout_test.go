@@ -81,7 +81,9 @@ type legNote struct {
 
 type noteChan chan legNote
 
-func (n noteChan) LegJoined(conf, user, id string) { n <- legNote{joined: true, conf: conf, user: user, id: id} }
+func (n noteChan) LegJoined(conf, user, id string) {
+	n <- legNote{joined: true, conf: conf, user: user, id: id}
+}
 func (n noteChan) LegLeft(conf, user, id, reason string) {
 	n <- legNote{conf: conf, user: user, id: id, r: reason}
 }
@@ -173,6 +175,7 @@ type fakeMediation struct {
 }
 
 func newFakeMediation(t *testing.T, action func(*fakeMediation, *sip.Request, sip.ServerTransaction)) *fakeMediation {
+	t.Helper()
 	f := &fakeMediation{t: t, end: newSIPEnd(t, "mediation"), byes: make(chan *sip.Request, 4), suites: []sdes.Suite{sdes.SuiteAESCM80}}
 	var err error
 	if f.rtp, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
@@ -246,7 +249,7 @@ func answer(f *fakeMediation, req *sip.Request, tx sip.ServerTransaction) {
 
 // hold re-INVITEs the MCU within the dialed-out call, putting it on hold
 // (RFC 3264 §8.4), and checks that the MCU answers a=recvonly.
-func (f *fakeMediation) hold(t *testing.T, ctx context.Context, dlg *sipgo.DialogServerSession, invite *sip.Request) {
+func (f *fakeMediation) hold(ctx context.Context, t *testing.T, dlg *sipgo.DialogServerSession, invite *sip.Request) {
 	t.Helper()
 	keys, err := sdes.Offer(f.suites)
 	if err != nil {
@@ -408,7 +411,7 @@ func TestDialOutJoinsAndFarEndHangsUp(t *testing.T) {
 			r.fake.mu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			r.fake.hold(t, ctx, dlg, req)
+			r.fake.hold(ctx, t, dlg, req)
 			if err := dlg.Bye(ctx); err != nil {
 				t.Fatalf("BYE from the far end: %v", err)
 			}
@@ -448,7 +451,7 @@ func TestDialOutEndedByMCU(t *testing.T) {
 }
 
 func TestDialOutFails(t *testing.T) {
-	busy := func(f *fakeMediation, req *sip.Request, tx sip.ServerTransaction) {
+	busy := func(_ *fakeMediation, req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 486, "Busy Here", nil))
 	}
 	// sipgo's transaction sends 100 Trying after 200 ms, and 487 on CANCEL.
@@ -473,15 +476,20 @@ func TestDialOutFails(t *testing.T) {
 		timeout time.Duration
 		want    string
 		bye     bool // the answered call must be hung up
+		uri     string
 	}{
-		{"busy", busy, time.Second, "486 Busy Here", false},
-		{"timeout while trying", silent, 500 * time.Millisecond, "no answer within 500ms", false},
-		{"timeout before a provisional", silent, 50 * time.Millisecond, "no answer within 50ms", false},
-		{"answer without SRTP", plain, time.Second, "answer:", true},
+		{"unreachable", nil, time.Second, "sending the INVITE", false, "sip:mediation@127.0.0.1:1;transport=tcp"},
+		{"busy", busy, time.Second, "486 Busy Here", false, ""},
+		{"timeout while trying", silent, 500 * time.Millisecond, "no answer within 500ms", false, ""},
+		{"timeout before a provisional", silent, 50 * time.Millisecond, "no answer within 50ms", false, ""},
+		{"answer without SRTP", plain, time.Second, "answer:", true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newDialRig(t, Config{}, SIPConfig{DialOutTimeout: tc.timeout}, tc.action)
-			r.control(addUser(r.fake.uri()))
+			if tc.uri == "" {
+				tc.uri = r.fake.uri()
+			}
+			r.control(addUser(tc.uri))
 			n := r.notes.next(t)
 			if n.joined || n.user != dialUser || n.id != "" || !strings.Contains(n.r, tc.want) {
 				t.Errorf("notification %+v, want LegLeft for %q", n, tc.want)

@@ -119,7 +119,7 @@ func transportOf(u *sip.Uri) (string, error) {
 	case u.Scheme == "sip" && (tp == "UDP" || tp == "TCP" || tp == "TLS"):
 		return tp, nil
 	}
-	return "", fmt.Errorf("%w: transport %.20q is not usable with %s:", ErrDialOut, tp, u.Scheme)
+	return "", fmt.Errorf("%w: transport %.20q is not usable with a %s URI", ErrDialOut, tp, u.Scheme)
 }
 
 // addHeaders reads the headers part of a URI: hname=hvalue pairs joined by

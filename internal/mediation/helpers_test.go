@@ -199,8 +199,8 @@ type fakeFrontEnd struct {
 	// InviteResponse is then safe to read from the test.
 	confirmed []*sipgo.DialogServerSession
 	media     *mediaEnd
-	byes    chan *sip.Request
-	cancels chan struct{}
+	byes      chan *sip.Request
+	cancels   chan struct{}
 }
 
 func newFakeFrontEnd(t *testing.T, action feAction) *fakeFrontEnd {

@@ -70,8 +70,10 @@ type Config struct {
 	// Sign authenticates the front-end INVITE as a trusted peer; it is
 	// called with the request complete. Nil sends it unsigned.
 	Sign func(req *sip.Request) error
-	// Verify authenticates an INVITE with a Replaces header (RFC 3891)
-	// that comes from an address that is not a gateway, and returns the
+	// Verify authenticates an INVITE with a Replaces header (RFC 3891),
+	// from whatever address (on one machine the front end shares the
+	// gateways' loopback; a gateway's unsigned Replaces fails here), and
+	// returns the
 	// trusted service that signed it; an error refuses the INVITE with 403
 	// and the error in a Warning, so it must not carry secrets. The
 	// server passes trust.Verify with its key, also checking that the

@@ -10,8 +10,8 @@
 //	Parley-Trust: service=CAA;host=pool.example.com;ts=1795290186;sig=BASE64
 //
 // The MAC (HMAC-SHA256 under a key derived for this use) covers the method,
-// Request-URI, Call-ID, CSeq, From tag, the service and host, the time and
-// a SHA-256 of the body, so that a signature cannot be moved to another
+// Request-URI, Call-ID, CSeq, From tag, Replaces (when present), the
+// service and host, the time and a SHA-256 of the body, so that a signature cannot be moved to another
 // request or body; ts bounds replay to MaxSkew. The receiver still checks
 // that service and host name a trusted service of the pool.
 package trust
@@ -106,7 +106,18 @@ func mac(key []byte, req *sip.Request, service, host, ts string) string {
 	if f := req.From(); f != nil {
 		tag, _ = f.Params.Get("tag")
 	}
-	return macFields(key, req.Body(), string(req.Method), req.Recipient.String(), callID, cseq, tag, service, host, ts)
+	fields := []string{string(req.Method), req.Recipient.String(), callID, cseq, tag, service, host, ts}
+	// A Replaces header (RFC 3891) says which dialog the request takes
+	// over: covered too, so that a signed hand-off cannot be pointed at
+	// another call. Absent, the fields are as before.
+	if hs := req.GetHeaders("Replaces"); len(hs) > 0 {
+		vs := make([]string, len(hs))
+		for i, h := range hs {
+			vs[i] = h.Value()
+		}
+		fields = append(fields, "Replaces", strings.Join(vs, "\x01"))
+	}
+	return macFields(key, req.Body(), fields...)
 }
 
 // derive separates this use of the shared key from its others.

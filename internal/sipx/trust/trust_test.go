@@ -134,3 +134,45 @@ func TestSignVerifyHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestSignVerifyReplaces: the dialog a signed hand-off replaces is covered
+// (RFC 3891): moving the Replaces to another dialog, adding one or
+// dropping it breaks the signature.
+func TestSignVerifyReplaces(t *testing.T) {
+	now := time.Unix(1795290186, 0)
+	s := Signer{Key: key, Service: "avmcu", Host: "pool.parley.test", Now: func() time.Time { return now }}
+	signed := func(replaces string) *sip.Request {
+		r := request(t, "v=0")
+		if replaces != "" {
+			r.AppendHeader(sip.NewHeader("Replaces", replaces))
+		}
+		if err := s.Sign(r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if _, _, err := Verify(key, signed("c1;to-tag=a;from-tag=b"), now); err != nil {
+		t.Fatalf("a signed Replaces does not verify: %v", err)
+	}
+	tests := []struct {
+		name     string
+		replaces string
+		change   func(*sip.Request)
+	}{
+		{"retargeted", "c1;to-tag=a;from-tag=b", func(r *sip.Request) {
+			r.RemoveHeader("Replaces")
+			r.AppendHeader(sip.NewHeader("Replaces", "c2;to-tag=a;from-tag=b"))
+		}},
+		{"added", "", func(r *sip.Request) { r.AppendHeader(sip.NewHeader("Replaces", "c2;to-tag=a;from-tag=b")) }},
+		{"dropped", "c1;to-tag=a;from-tag=b", func(r *sip.Request) { r.RemoveHeader("Replaces") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := signed(tc.replaces)
+			tc.change(r)
+			if _, _, err := Verify(key, r, now); !errors.Is(err, ErrBadMAC) {
+				t.Errorf("Verify = %v, want ErrBadMAC", err)
+			}
+		})
+	}
+}
