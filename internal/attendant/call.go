@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type (
 	handoffExpired struct{}
 	// saidGoodbye: the last prompt of a Hangup finished.
 	saidGoodbye struct{}
+	// tarpitted: a wrong answer the guard held back, now due. It is
+	// handed to the flow without being counted again.
+	tarpitted struct{ ev Event }
 )
 
 // call is one caller at the attendant. Its goroutine (run) alone drives
@@ -52,6 +56,7 @@ type call struct {
 	flow     *Flow
 	number   directory.AccessNumber
 	callerID string
+	private  bool // the roster must not show callerID
 	referTo  string
 
 	ctx    context.Context // ends the call's questions and waits
@@ -66,15 +71,16 @@ type call struct {
 	joining Join
 	entity  string // in the meeting as this user, once joined
 	handoff *time.Timer
+	tarpit  *time.Timer
 }
 
 func newCall(s *Server, dlg *sipgo.DialogServerSession, req *sip.Request, number directory.AccessNumber) *call {
 	c := &call{
 		s: s, id: dlg.ID, dlg: dlg, number: number,
-		flow:     New(s.cfg.Flow),
-		callerID: callerID(req),
-		wake:     make(chan struct{}, 1),
+		flow: New(s.cfg.Flow),
+		wake: make(chan struct{}, 1),
 	}
+	c.callerID, c.private = callerID(req)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	fromTag, _ := req.From().Params.Get("tag")
 	toTag, _ := dlg.InviteRequest.To().Params.Get("tag")
@@ -82,44 +88,48 @@ func newCall(s *Server, dlg *sipgo.DialogServerSession, req *sip.Request, number
 	return c
 }
 
-// callerID is the caller's number as the Mediation Server passed it
-// (RFC 3325 P-Asserted-Identity, else From), "" when withheld.
-func callerID(req *sip.Request) string {
+// callerID returns the caller's number as the Mediation Server passed it
+// (RFC 3325 §9.1 P-Asserted-Identity, else From), "" when there is none,
+// and whether he asked for it to be withheld (RFC 3323 §4.2 Privacy: id,
+// user or header). A withheld number still keys the abuse guard and the
+// re-join memory, which stay inside the deployment, but is never shown in
+// the meeting's roster.
+func callerID(req *sip.Request) (number string, private bool) {
+	for _, h := range req.GetHeaders("Privacy") {
+		for _, v := range strings.Split(h.Value(), ";") {
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "id", "user", "header":
+				private = true
+			}
+		}
+	}
 	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
 		var u sip.Uri
 		v := h.Value()
-		if i, j := indexByte(v, '<'), indexByte(v, '>'); i >= 0 && j > i {
-			v = v[i+1 : j]
+		if i := strings.IndexByte(v, '<'); i >= 0 {
+			if j := strings.IndexByte(v[i:], '>'); j > 0 {
+				v = v[i+1 : i+j]
+			}
 		}
-		if sip.ParseUri(v, &u) == nil {
+		if sip.ParseUri(strings.TrimSpace(v), &u) == nil {
 			if n := numberOf(u); n != "" {
-				return n
+				return n, private
 			}
 		}
 	}
 	if from := req.From(); from != nil {
-		if len(req.GetHeaders("Privacy")) > 0 {
-			return ""
-		}
-		return numberOf(from.Address)
+		return numberOf(from.Address), private
 	}
-	return ""
-}
-
-func indexByte(s string, b byte) int {
-	for i := range len(s) {
-		if s[i] == b {
-			return i
-		}
-	}
-	return -1
+	return "", private
 }
 
 // numberOf returns the telephone number a URI stands for, or "".
 func numberOf(u sip.Uri) string {
 	n := u.User
 	if u.Scheme == "tel" {
-		n = u.Host
+		// sipgo keeps a tel URI's number only in its text (RFC 3966 §3:
+		// the number, then ;parameters).
+		n, _, _ = strings.Cut(strings.TrimPrefix(u.String(), "tel:"), ";")
 	}
 	if n == "" || n == "anonymous" {
 		return ""
@@ -138,6 +148,14 @@ func numberOf(u sip.Uri) string {
 		return ""
 	}
 	return n
+}
+
+// shownID is the caller ID the roster may show.
+func (c *call) shownID() string {
+	if c.private {
+		return ""
+	}
+	return c.callerID
 }
 
 func (c *call) log() *slog.Logger {
@@ -178,7 +196,7 @@ func (c *call) run() {
 	defer c.end()
 	c.do(c.flow.Handle(Answered{
 		Primary: c.number.PrimaryLanguage, Secondary: c.number.SecondaryLanguages,
-		CallerID: c.callerID,
+		CallerID: c.shownID(), Rejoin: c.s.rejoins.lookup(c.callerID),
 	}))
 	for {
 		for _, ev := range c.next() {
@@ -192,7 +210,12 @@ func (c *call) run() {
 // event handles one event and reports whether the call is over.
 func (c *call) event(ev any) bool {
 	switch e := ev.(type) {
+	case tarpitted:
+		c.do(c.flow.Handle(e.ev))
 	case Event:
+		if wrongAnswer(e) && c.throttle(e) {
+			return false // the goodbye, or the delayed answer, ends the wait
+		}
 		c.do(c.flow.Handle(e))
 	case joined:
 		if e.err != nil {
@@ -200,6 +223,7 @@ func (c *call) event(ev any) bool {
 		}
 		c.do(c.flow.Handle(JoinResult{Err: e.err}))
 		if e.err == nil {
+			c.s.stats.joined.Add(1)
 			c.entity = e.entity
 			c.handoff = time.AfterFunc(c.s.cfg.HandoffTimeout, func() { c.post(handoffExpired{}) })
 		}
@@ -207,6 +231,7 @@ func (c *call) event(ev any) bool {
 		switch {
 		case c.entity != "" && e.why == "replaced":
 			c.log().Info("attendant: the caller's audio moved to the A/V MCU", "meeting", c.joining.Meeting.ConferenceID, "user", c.entity)
+			c.s.rejoins.remember(c.callerID, Recent{Meeting: c.joining.Meeting, Lang: c.joining.Lang})
 		case c.entity != "":
 			c.log().Info("attendant: the caller left during the hand-off", "why", e.why)
 		default:
@@ -244,7 +269,13 @@ func (c *call) end() {
 	if c.handoff != nil {
 		c.handoff.Stop()
 	}
+	if c.tarpit != nil {
+		c.tarpit.Stop()
+	}
 	c.leg.Close()
+	// sipgo drops a dialog from its cache on a BYE it receives, not on one
+	// it sends.
+	_ = c.dlg.Close()
 	c.s.forget(c)
 }
 
@@ -375,4 +406,42 @@ func (c *call) join(a Join) {
 		return
 	}
 	c.post(joined{entity: entity, err: err})
+}
+
+// wrongAnswer reports whether ev answers a guess that failed: a
+// conference ID, passcode or extension and PIN the front end refused.
+func wrongAnswer(ev Event) bool {
+	switch e := ev.(type) {
+	case Resolved:
+		return errors.Is(e.Err, ErrInvalidID) || errors.Is(e.Err, ErrNotFound)
+	case PasscodeChecked:
+		return errors.Is(e.Err, ErrWrongPasscode)
+	case PINChecked:
+		return errors.Is(e.Err, ErrAuthFailed)
+	}
+	return false
+}
+
+// throttle counts a wrong answer with the guard and carries out its
+// verdict: it reports false when the answer may go to the flow at once,
+// true when the guard held it back (the caller hears the error prompt
+// later: slower guessing) or ended the call. The log names the caller ID
+// and the access number, never what was typed.
+func (c *call) throttle(ev Event) bool {
+	v := c.s.guard.Failure(c.callerID, c.number.LineURI)
+	switch {
+	case v.HangUp:
+		c.s.stats.guessHangups.Add(1)
+		c.s.log.Warn("attendant: hanging up a caller for guessing", "caller_id", c.callerID,
+			"access_number", c.number.LineURI, "scope", v.Scope, "wrong_answers", v.Count)
+		c.do(c.flow.Handle(Blocked{}))
+		return true
+	case v.Delay > 0:
+		c.s.stats.throttled.Add(1)
+		c.s.log.Warn("attendant: slowing down a caller for guessing", "caller_id", c.callerID,
+			"access_number", c.number.LineURI, "scope", v.Scope, "wrong_answers", v.Count, "delay", v.Delay)
+		c.tarpit = time.AfterFunc(v.Delay, func() { c.post(tarpitted{ev: ev}) })
+		return true
+	}
+	return false
 }

@@ -330,6 +330,7 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 	s.mu.Unlock()
 	dlg, err := s.cache.ReadInvite(req, tx)
 	if err != nil {
+		// ReadInvite fails before it stores the dialog: nothing to close.
 		s.refuse(tx, sipx.Reject(req, 500, "Server Internal Error", s.cfg.Hostname, "dialog: "+err.Error()))
 		return
 	}
@@ -339,23 +340,39 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 	leg, err := s.media.Open(dlg.ID, spec)
 	if err != nil {
 		s.log.Warn("attendant: no media leg", "err", err)
+		_ = dlg.Close()
 		res := sipx.Reject(req, 503, "Service Unavailable", s.cfg.Hostname, "no media: "+err.Error())
 		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
 		s.refuse(tx, res)
 		return
 	}
 	c.leg = leg
+	// The check above spared the work; this one, under the same lock as
+	// the insertion and wg.Add, is the one that holds: two INVITEs cannot
+	// both take the last place, and none starts after Serve began waiting.
 	s.mu.Lock()
+	if s.closing || len(s.calls) >= s.cfg.MaxCalls {
+		s.mu.Unlock()
+		leg.Close()
+		_ = dlg.Close()
+		res := sipx.Reject(req, 503, "Service Unavailable", s.cfg.Hostname, "the attendant is at its call limit")
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		s.refuse(tx, res)
+		return
+	}
 	s.calls[dlg.ID] = c
+	s.wg.Add(1)
 	s.mu.Unlock()
 	contact := s.contact()
 	if err := dlg.Respond(200, "OK", answer, sip.NewHeader("Content-Type", "application/sdp"), &contact); err != nil {
+		s.log.Info("attendant: the call was not set up", "err", err)
 		s.forget(c)
 		leg.Close()
+		_ = dlg.Close()
+		s.wg.Done()
 		return
 	}
 	s.stats.calls.Add(1)
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		c.run()

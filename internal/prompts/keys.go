@@ -38,13 +38,16 @@ const (
 	InvalidPasscode Key = "invalid_passcode"
 	TooManyAttempts Key = "too_many_attempts"
 
-	MeetingLocked      Key = "meeting_locked"
-	MeetingFull        Key = "meeting_full"
-	MeetingEnded       Key = "meeting_ended"
-	WaitingForLeader   Key = "waiting_for_leader"
-	StillWaiting       Key = "still_waiting"
-	Joining            Key = "joining"
-	WelcomeBack        Key = "welcome_back"
+	MeetingLocked    Key = "meeting_locked"
+	MeetingFull      Key = "meeting_full"
+	MeetingEnded     Key = "meeting_ended"
+	WaitingForLeader Key = "waiting_for_leader"
+	StillWaiting     Key = "still_waiting"
+	Joining          Key = "joining"
+	WelcomeBack      Key = "welcome_back"
+	// RejoinOffer offers a caller who dropped a moment ago the meeting
+	// he was in, with one key (the attendant's fast re-join).
+	RejoinOffer        Key = "rejoin_offer"
 	RemovedFromMeeting Key = "removed_from_meeting"
 	TechnicalProblem   Key = "technical_problem"
 	Goodbye            Key = "goodbye"
@@ -85,7 +88,7 @@ var allKeys = []Key{
 	Welcome, EnterConferenceID, InvalidConferenceID, MeetingNotFound, TryAgain, NoInput, PleaseWait,
 	PressStarIfLeader, EnterExtension, EnterPIN, InvalidPIN, PINLocked, PINExpired,
 	EnterPasscode, InvalidPasscode, TooManyAttempts,
-	MeetingLocked, MeetingFull, MeetingEnded, WaitingForLeader, StillWaiting, Joining, WelcomeBack,
+	MeetingLocked, MeetingFull, MeetingEnded, WaitingForLeader, StillWaiting, Joining, WelcomeBack, RejoinOffer,
 	RemovedFromMeeting, TechnicalProblem, Goodbye,
 	Help, HelpLeader, YouAreMuted, YouAreUnmuted, MutedByPresenter, CannotUnmute,
 	MeetingLockedNow, MeetingUnlockedNow, LeaderOnly, InvalidOption,

@@ -22,6 +22,7 @@ import (
 	"github.com/parleyhq/parley/internal/focus"
 	"github.com/parleyhq/parley/internal/media/sdpoa"
 	"github.com/parleyhq/parley/internal/media/tone"
+	"github.com/parleyhq/parley/internal/prompts"
 	"github.com/parleyhq/parley/internal/proxy"
 	"github.com/parleyhq/parley/internal/sipx/trust"
 )
@@ -65,7 +66,9 @@ func startAttendant(ctx context.Context, g *errgroup.Group, cfg config.File, s *
 		Log:         log,
 	}
 	srv, err := attendant.NewServer(attendant.ServerConfig{
-		Listen:   ac.Listen,
+		Listen: ac.Listen,
+		// A caller who dropped a moment ago is offered his meeting back.
+		Flow:     attendant.Config{RejoinOffer: prompts.RejoinOffer},
 		Verify:   s.verifyTrusted,
 		Services: []string{serviceMediation},
 		// The Mediation Server's front-end side always speaks SRTP
