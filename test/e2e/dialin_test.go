@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,8 +93,18 @@ func TestDialInEndToEnd(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The roster lists the caller under the caller ID the gateway passed
+	// (seed 000), as a dialed-in endpoint: alice reads it from the Focus.
+	rosterDir := t.TempDir()
+	focusURI := "sip:alice@" + host + ":" + port + ";gruu;opaque=app:conf:focus:id:" + inv.Key
+	roster := runSIPp(t, sippOptions{name: "roster", scenario: "focus_subscribe.xml", remote: srv.run.SIPUDP, workDir: rosterDir,
+		args: []string{"-inf", writeUsersCSV(t, rosterDir, "alice.csv", dialInAlice), "-key", "target", focusURI, "-m", "1"}})
+	roster.expect(t, 1)
+	if !strings.Contains(roster.messages, "+12065550199") || !strings.Contains(roster.messages, "dialed-in") {
+		t.Errorf("the roster does not list the caller by his caller ID as dialed in:\n%s", lastBytes(roster.messages, 4000))
+	}
 	// Both hear each other for a while.
-	time.Sleep(6 * time.Second)
+	time.Sleep(5 * time.Second)
 	for _, c := range []*baresipClient{alice, phone} {
 		if _, err := c.ctrl.command(ctx, "hangup", ""); err != nil {
 			t.Fatalf("%s hangup: %v", c.name, err)
