@@ -25,6 +25,8 @@ import (
 //     unblock).
 //   - modifyConferenceLock: the Focus enforces the lock; the MCU accepts it.
 //   - deleteConference: end the conference: everyone is hung up.
+//   - pl:playAnnouncement (Parley's): play a prompt or an entry/exit tone
+//     to one participant's legs only (announce.go).
 
 // MaxControlBody bounds a control request.
 const MaxControlBody = c3p.MaxBodySize
@@ -184,6 +186,8 @@ func (m *MCU) control(req *c3p.Request) (c3p.Command, string, error) {
 		return &c3p.ModifyEndpointMedia{Keys: c.Keys, Media: c.Media}, "", nil
 	case *c3p.ModifyConferenceLock:
 		return &c3p.ModifyConferenceLock{Keys: c.Keys, Locked: c.Locked}, "", nil
+	case *c3p.PlayAnnouncement:
+		return m.playAnnouncement(c)
 	case *c3p.DeleteConference:
 		entity := ""
 		switch {

@@ -96,6 +96,7 @@ var parleyCommands = map[string]func() Command{
 	"resolveConference": func() Command { return new(ResolveConference) },
 	"verifyPasscode":    func() Command { return new(VerifyPasscode) },
 	"verifyPin":         func() Command { return new(VerifyPIN) },
+	"playAnnouncement":  func() Command { return new(PlayAnnouncement) },
 }
 
 // NewCommand returns an empty command of the given name, or an Unsupported

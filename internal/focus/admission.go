@@ -78,12 +78,15 @@ func (c *conference) join(j *joiner) admission {
 			Entity: j.entity, DisplayName: display, Role: role,
 			Authenticated: j.authenticated, Enterprise: j.enterprise,
 			JoinedAt: now, Seq: c.seq,
-			Muted: c.audienceMuted && role == RoleAttendee,
+		}
+		if c.audienceMuted && role == RoleAttendee {
+			p.Muted, p.MutedBy = true, mutedByLeader
 		}
 		c.participants[p.Entity] = p
 		if p.Enterprise {
 			c.countEnterprise(1)
 		}
+		c.announceTone(p, c3p.ToneEntry)
 	} else {
 		if role.rank() > p.Role.rank() {
 			p.Role = role
@@ -458,6 +461,10 @@ func (c *conference) legJoined(user, legID string) {
 	if p.Muted {
 		entity := p.Entity
 		c.io.submit(func() { _ = c.mcuMute(entity, true) })
+		if len(p.Legs) == 1 {
+			// He joins muted (the audience is): tell him so.
+			c.announceMute(p)
+		}
 	}
 	c.publish(c.userDoc(p))
 }

@@ -179,6 +179,8 @@ func (m *fakeMCUs) Command(_ context.Context, _ string, cmd c3p.Command) (*c3p.R
 		call.user = c.Keys.UserEntity
 	case *c3p.ModifyEndpointMedia:
 		call.user = c.Keys.UserEntity
+	case *c3p.PlayAnnouncement:
+		call.user = c.Keys.UserEntity
 	}
 	m.mu.Lock()
 	m.calls = append(m.calls, call)

@@ -305,6 +305,12 @@ func (c *conference) modifyMedia(who *participant, cmd *c3p.ModifyEndpointMedia)
 				return infoResult{refusal: r}
 			}
 		}
+		if target == who && !muted && target.Muted && target.MutedBy == mutedByLeader && !who.Role.controls() {
+			// A leader's mute is undone by a leader only (seed 000:
+			// presenters mute callers; a caller cannot overrule them).
+			return infoResult{refusal: refuse(ErrUnauthorized, 0, reasonUnauthorized, c3p.DiagAuthorizationFailed,
+				"a presenter muted %s: only the organizer and presenters may unmute him", who.Entity)}
+		}
 		if target.Muted != muted {
 			targets = append(targets, target)
 		}
@@ -313,7 +319,7 @@ func (c *conference) modifyMedia(who *participant, cmd *c3p.ModifyEndpointMedia)
 	}
 	answer := &c3p.ModifyEndpointMedia{MCU: cmd.MCU, Keys: cmd.Keys, Media: cmd.Media}
 	answer.SetScope(cmd.Scope())
-	return c.setMuted(targets, muted, answer)
+	return c.setMuted(targets, muted, who, answer)
 }
 
 // muteOf reads the requested mute from the media element: the ingress
@@ -337,9 +343,10 @@ func muteOf(m *c3p.Media) (muted, ok bool) {
 	return false, false
 }
 
-// setMuted applies a mute to participants: those in the A/V MCU's audio
-// are muted there first, and the roster changes when the MCU has done it.
-func (c *conference) setMuted(targets []*participant, muted bool, answer c3p.Command) infoResult {
+// setMuted applies a mute by a participant to participants: those in the
+// A/V MCU's audio are muted there first, and the roster changes when the
+// MCU has done it; dial-in callers hear their new state.
+func (c *conference) setMuted(targets []*participant, muted bool, by *participant, answer c3p.Command) infoResult {
 	var atMCU []string
 	for _, p := range targets {
 		if len(p.Legs) > 0 {
@@ -350,8 +357,15 @@ func (c *conference) setMuted(targets []*participant, muted bool, answer c3p.Com
 		var changed []*participant
 		for _, p := range targets {
 			if c.participants[p.Entity] == p && !failed[p.Entity] && p.Muted != muted {
-				p.Muted = muted
+				p.Muted, p.MutedBy = muted, ""
+				if muted {
+					p.MutedBy = mutedByLeader
+					if p == by {
+						p.MutedBy = mutedBySelf
+					}
+				}
 				changed = append(changed, p)
+				c.announceMute(p)
 			}
 		}
 		if len(changed) > 0 {

@@ -74,13 +74,6 @@ func (l *lobby) wait(conf string) (<-chan struct{}, func()) {
 	}
 }
 
-// holding reports how many callers wait for conf's enterprise user.
-func (l *lobby) holding(conf string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.waiters[conf])
-}
-
 // WaitEnterprise returns once the meeting named by focusURI has an
 // authenticated enterprise user in it, or with ctx's error. The
 // Conferencing Attendant holds anonymous callers on it before it adds

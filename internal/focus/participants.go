@@ -61,7 +61,10 @@ type participant struct {
 	Enterprise    bool
 	// Muted is the participant's audio mute, applied at the A/V MCU to
 	// every leg he has and will have.
-	Muted    bool
+	Muted bool
+	// MutedBy says who muted him, while Muted: he may undo his own mute,
+	// not a leader's.
+	MutedBy  muter
 	JoinedAt time.Time
 	// Seq orders the roster by arrival.
 	Seq uint64
@@ -73,7 +76,21 @@ type participant struct {
 	// meeting drops them (they live and die with the MCU's media) and
 	// tells the subscribers.
 	Legs []leg
+	// keys is his in-call key sequence in progress (keys.go); it is not
+	// persisted: a restart forgets half a command.
+	keys keyState
 }
+
+// muter is who muted a participant.
+type muter string
+
+const (
+	// mutedBySelf is a participant who muted himself.
+	mutedBySelf muter = "self"
+	// mutedByLeader is one the organizer or a presenter muted, alone or
+	// with the whole audience: only a leader may unmute him.
+	mutedByLeader muter = "leader"
+)
 
 // session is a participant's focus dialog and the endpoint it stands for.
 type session struct {

@@ -53,6 +53,7 @@ type participantState struct {
 	Authenticated bool          `json:"authenticated,omitempty"`
 	Enterprise    bool          `json:"enterprise,omitempty"`
 	Muted         bool          `json:"muted,omitempty"`
+	MutedBy       muter         `json:"muted_by,omitempty"`
 	JoinedAt      time.Time     `json:"joined_at"`
 	Seq           uint64        `json:"seq"`
 	Session       *sessionState `json:"session,omitempty"`
@@ -132,7 +133,7 @@ func (c *conference) snapshot() *snapshot {
 	for _, p := range c.roster() {
 		ps := participantState{
 			Entity: p.Entity, DisplayName: p.DisplayName, Role: p.Role,
-			Authenticated: p.Authenticated, Enterprise: p.Enterprise, Muted: p.Muted,
+			Authenticated: p.Authenticated, Enterprise: p.Enterprise, Muted: p.Muted, MutedBy: p.MutedBy,
 			JoinedAt: p.JoinedAt, Seq: p.Seq, DialIn: p.DialIn, Legs: slices.Clone(p.Legs),
 		}
 		if p.Session != nil {
@@ -362,7 +363,7 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 		}
 		p := &participant{
 			Entity: ps.Entity, DisplayName: ps.DisplayName, Role: ps.Role,
-			Authenticated: ps.Authenticated, Enterprise: ps.Enterprise, Muted: ps.Muted,
+			Authenticated: ps.Authenticated, Enterprise: ps.Enterprise, Muted: ps.Muted, MutedBy: ps.MutedBy,
 			JoinedAt: ps.JoinedAt, Seq: ps.Seq,
 		}
 		if ps.Session != nil {
