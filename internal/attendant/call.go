@@ -229,7 +229,13 @@ func (c *call) event(ev any) bool {
 		}
 	case gone:
 		switch {
-		case c.entity != "" && e.why == "replaced":
+		case e.why == "replaced" && c.joining.Meeting.FocusURI != "":
+			// The A/V MCU may take the audio before the Focus's answer
+			// to the join reaches this goroutine: the replacement is
+			// the proof that the caller is in.
+			if c.entity == "" {
+				c.s.stats.joined.Add(1)
+			}
 			c.log().Info("attendant: the caller's audio moved to the A/V MCU", "meeting", c.joining.Meeting.ConferenceID, "user", c.entity)
 			c.s.rejoins.remember(c.callerID, Recent{Meeting: c.joining.Meeting, Lang: c.joining.Lang})
 		case c.entity != "":

@@ -485,10 +485,15 @@ func (f *Flow) join(out *[]Action) {
 	f.joining(out)
 }
 
+// joining tells the caller he is being joined and asks for the join at
+// once, without waiting for the prompt to end: the time from his last key
+// to the meeting's audio is what he feels, and the A/V MCU's hand-off
+// simply cuts the prompt short.
 func (f *Flow) joining(out *[]Action) {
 	f.timer = 0
-	f.step = stJoining
 	f.play(out, Prompt{Key: prompts.Joining})
+	f.step = stAdmitting
+	*out = append(*out, f.joinAction())
 }
 
 func (f *Flow) joinAction() Join {

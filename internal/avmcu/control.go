@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -72,7 +73,14 @@ func (m *MCU) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*
 	}
 	cmd, reason, err := m.control(req)
 	if err != nil {
-		m.log.InfoContext(r.Context(), "A/V MCU control command refused", "command", req.Command.CommandName(), "err", err)
+		level := slog.LevelInfo
+		if _, ok := req.Command.(*c3p.PlayAnnouncement); ok && reason == reasonNoUser {
+			// An announcement for a caller who just hung up: his leg
+			// left before the Focus heard of it. Expected, and frequent
+			// when a meeting ends.
+			level = slog.LevelDebug
+		}
+		m.log.Log(r.Context(), level, "A/V MCU control command refused", "command", req.Command.CommandName(), "err", err)
 		res := c3p.NewFailure(req.Header, req.Command.CommandName(), reason, 0).Response
 		m.writeC3P(w, res)
 		return
