@@ -3,6 +3,7 @@ package mediation
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -58,7 +59,7 @@ func (s *Server) serveReplaces(req *sip.Request, tx sip.ServerTransaction, value
 		s.reject(tx, req, 481, "Call/Transaction Does Not Exist", "no call's front-end dialog matches the Replaces header field")
 		return
 	}
-	if !c.handoff.TryLock() {
+	if !tryLockFor(&c.handoff, handoffWait) {
 		s.reject(tx, req, 491, "Request Pending", "the dialog is being replaced already")
 		return
 	}
@@ -223,4 +224,22 @@ func (s *Server) retiredLeg(req *sip.Request) *feLeg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.retired[id]
+}
+
+// handoffWait is how long a replacing INVITE waits for one in progress on
+// the same call. A refusal is answered while the lock is held, so the
+// next request of the same MCU can arrive a moment before it is released;
+// a short wait spares it a needless 491 (RFC 3261 §14.1 retry).
+const handoffWait = 200 * time.Millisecond
+
+// tryLockFor takes mu within d, or reports that it could not.
+func tryLockFor(mu *sync.Mutex, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !mu.TryLock() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
 }
