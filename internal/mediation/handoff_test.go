@@ -38,28 +38,7 @@ func newHandoffHarness(t *testing.T, action feAction) *harness {
 		},
 		ReplaceServices: []string{"avmcu"},
 	}
-	srv, err := New(cfg, h.dir, testLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve = %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Serve did not return")
-		}
-	})
-	h.srv = srv
+	h.srv = serveMediation(t, cfg, h.dir)
 	return h
 }
 

@@ -463,28 +463,7 @@ func newHarness(t *testing.T, action feAction, mutate func(*Config)) *harness {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := New(cfg, h.dir, testLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Serve = %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Serve did not return")
-		}
-	})
-	h.srv = srv
+	h.srv = serveMediation(t, cfg, h.dir)
 	return h
 }
 
@@ -583,4 +562,32 @@ func waitNoCalls(t *testing.T, s *Server) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// serveMediation starts a Mediation Server on cfg and stops it when the
+// test ends, failing the test if it does not stop cleanly.
+func serveMediation(t *testing.T, cfg Config, dir Directory) *Server {
+	t.Helper()
+	srv, err := New(cfg, dir, testLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Serve = %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Serve did not return")
+		}
+	})
+	return srv
 }
