@@ -58,3 +58,36 @@ func (c *PlayAnnouncement) encode() *Element {
 	e.number("legs", NamespaceParley, c.Legs)
 	return e.done()
 }
+
+// AnnounceConference is the body of the A/V MCU's INVITE to the Conference
+// Announcement Service (seed 000: the A/V Conferencing Server invites the
+// service when the first dial-in caller joins a meeting, once per
+// meeting). It names the meeting's Focus, whose roster the service then
+// watches, and the MCU's conference, to which it sends PlayAnnouncement
+// in the INVITE's dialog (INFO). The 200 OK answers it with a Response
+// whose command repeats the request. Like the Focus join of [MS-CONFBAS]
+// §3.2.5.1, the INVITE carries C3P and no session description: the
+// service has no media of its own, the MCU renders what it asks for.
+type AnnounceConference struct {
+	// Focus is the meeting's focus URI.
+	Focus string
+	// MCU is the A/V MCU's conference URI.
+	MCU string
+	Extensions
+}
+
+// CommandName implements Command.
+func (*AnnounceConference) CommandName() string { return "announceConference" }
+
+func (c *AnnounceConference) decode(d *dec) {
+	c.Focus = d.token("focus", NamespaceParley)
+	c.MCU = d.token("mcu", NamespaceParley)
+	d.done(&c.Extensions)
+}
+
+func (c *AnnounceConference) encode() *Element {
+	e := newEnc(plName(c.CommandName()), &c.Extensions)
+	e.token("focus", NamespaceParley, c.Focus)
+	e.token("mcu", NamespaceParley, c.MCU)
+	return e.done()
+}

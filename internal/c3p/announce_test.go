@@ -114,3 +114,29 @@ func FuzzPlayAnnouncement(f *testing.F) {
 		checkRoundTrip(t, []byte(strings.Replace(res, "</request>", "</response>", 1)), ParseResponse)
 	})
 }
+
+// TestAnnounceConferenceRoundTrip checks that pl:announceConference, the
+// body of the A/V MCU's INVITE to the Conference Announcement Service,
+// keeps both URIs through Marshal and ParseRequest.
+func TestAnnounceConferenceRoundTrip(t *testing.T) {
+	cmd := &AnnounceConference{
+		Focus: announceConf,
+		MCU:   "sip:alice@parley.test;gruu;opaque=app:conf:audio-video:id:OPENMEET01",
+	}
+	req := &Request{Header: Header{Version: Version, RequestID: 1, From: cmd.MCU, To: cmd.Focus}, Command: cmd}
+	b, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "<pl:announceConference") {
+		t.Errorf("the command is not in the pl namespace:\n%s", b)
+	}
+	got, err := ParseRequest(b)
+	if err != nil {
+		t.Fatalf("ParseRequest: %v\n%s", err, b)
+	}
+	opts := cmp.Options{cmpopts.IgnoreUnexported(Extensions{}), cmpopts.EquateEmpty()}
+	if d := cmp.Diff(req.Command, got.Command, opts); d != "" {
+		t.Errorf("round trip (-sent +parsed):\n%s", d)
+	}
+}

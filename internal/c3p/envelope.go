@@ -93,10 +93,11 @@ var commands = map[string]func() Command{
 
 // parleyCommands are Parley's own commands, in NamespaceParley.
 var parleyCommands = map[string]func() Command{
-	"resolveConference": func() Command { return new(ResolveConference) },
-	"verifyPasscode":    func() Command { return new(VerifyPasscode) },
-	"verifyPin":         func() Command { return new(VerifyPIN) },
-	"playAnnouncement":  func() Command { return new(PlayAnnouncement) },
+	"resolveConference":  func() Command { return new(ResolveConference) },
+	"verifyPasscode":     func() Command { return new(VerifyPasscode) },
+	"verifyPin":          func() Command { return new(VerifyPIN) },
+	"playAnnouncement":   func() Command { return new(PlayAnnouncement) },
+	"announceConference": func() Command { return new(AnnounceConference) },
 }
 
 // NewCommand returns an empty command of the given name, or an Unsupported
