@@ -216,17 +216,27 @@ func (c *conference) audioEndpoint(p *participant, entity, status string) c3p.En
 	media := c3p.Media{ID: audioMediaID, Type: "audio", Status: "sendrecv", IngressFilter: "unblock"}
 	if p.Muted {
 		media.Status, media.IngressFilter = "recvonly", "block"
+		if p.MutedBy != "" {
+			// Who muted him: the Conference Announcement Service tells a
+			// caller muted by a leader that *6 will not undo it.
+			media.Elements = append(media.Elements,
+				c3p.ExtensionElement(c3p.NamespaceParley, "muted-by", string(p.MutedBy)))
+		}
 	}
 	e := c3p.Endpoint{
 		Entity: entity, SessionType: sessionAudioVideo,
 		Status: status, JoiningMethod: c3p.JoiningDialedIn,
 		Media: []c3p.Media{media},
 	}
-	if p.DialIn != nil && p.DialIn.Language != "" {
-		// The Conference Announcement Service speaks to a caller in the
+	if p.DialIn != nil {
+		// A caller on a telephone sees no roster: the Conference
+		// Announcement Service finds here whom to play tones to, and the
 		// language he chose at the attendant (seed 000).
-		e.Elements = append(e.Elements,
-			c3p.ExtensionElement(c3p.NamespaceParley, "language", p.DialIn.Language))
+		e.Elements = append(e.Elements, c3p.ExtensionElement(c3p.NamespaceParley, "dial-in", "true"))
+		if p.DialIn.Language != "" {
+			e.Elements = append(e.Elements,
+				c3p.ExtensionElement(c3p.NamespaceParley, "language", p.DialIn.Language))
+		}
 	}
 	return e
 }
