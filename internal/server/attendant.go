@@ -83,6 +83,8 @@ func startAttendant(ctx context.Context, g *errgroup.Group, cfg config.File, s *
 		return err
 	}
 	objects.setAttendant(srv.Addr())
+	s.metrics.register(newAttendantCollector(srv))
+	s.metrics.register(newEngineCollector("attendant_media", engine.Load))
 	g.Go(func() error { return srv.Serve(ctx) })
 	log.InfoContext(ctx, "conferencing attendant listening", "tcp", srv.Addr(), "media", engine.RTPAddr())
 	return nil

@@ -168,6 +168,7 @@ func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s 
 		return nil, fmt.Errorf("A/V MCU: %w", err)
 	}
 	g.Go(func() error { return engine.Run(ctx) })
+	s.metrics.register(newEngineCollector("avmcu", engine.Load))
 	return avmcu.NewMCU(engine, s.client, avmcu.SIPConfig{
 		Hostname:  hostname,
 		Contact:   s.contact,

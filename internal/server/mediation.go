@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/parleyhq/parley/internal/config"
@@ -86,6 +87,10 @@ func startMediation(ctx context.Context, g *errgroup.Group, cfg config.File, dat
 		return err
 	}
 	g.Go(func() error { return med.Serve(ctx) })
+	s.metrics.register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "parley", Subsystem: "mediation", Name: "calls_active",
+		Help: "Calls the Mediation Server is relaying now.",
+	}, func() float64 { return float64(med.Calls()) }))
 	log.InfoContext(ctx, "mediation server listening", "udp", med.Addr("udp"), "tcp", med.Addr("tcp"), "tls", med.Addr("tls"),
 		"next_hop", front.Addr, "next_hop_transport", front.Transport)
 	return nil

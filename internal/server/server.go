@@ -109,6 +109,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	defer sipSrv.close()
+	sipSrv.metrics = newMetrics()
 
 	g, gctx := errgroup.WithContext(ctx)
 	info := RunInfo{PID: os.Getpid()}
@@ -138,6 +139,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", adminapi.NewHandler(svc, token, log.With("role", "adminapi")))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	// Prometheus metrics: counters and gauges only, no caller data. The
+	// web listener is on loopback by default; expose it with care.
+	mux.Handle("GET /metrics", sipSrv.metrics.handler())
 	roles := roleAuth{key: TrustKey(org.ConferenceKey), dir: dir, host: poolFQDN, log: log}
 	mountMCU(mux, mcu, roles)
 	factory := newMCUFactory(info.AdminURL, roles, log.With("role", "mcufactory"))

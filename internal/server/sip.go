@@ -86,6 +86,9 @@ type sipServer struct {
 	// signatures.
 	dir      directory.Store
 	trustKey []byte
+	// metrics is the Prometheus registry the roles' collectors join as
+	// they start (metrics.go).
+	metrics *metrics
 	// objects are the attendant's contact objects (attendant.go).
 	objects *contactObjects
 
