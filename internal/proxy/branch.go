@@ -198,6 +198,11 @@ func (p *Proxy) buildBranch(in inbound, work *prepared, spec branchSpec) *sip.Re
 		out.AppendHeader(&mf)
 	}
 	out.SetBody(req.Body())
+	if t != nil && t.Finish != nil {
+		if err := t.Finish(out, work.user); err != nil {
+			p.log.Warn("finishing a branch", "target", t.URI.String(), "err", err)
+		}
+	}
 
 	out.SetTransport(transport)
 	out.SetDestination(dest)

@@ -72,6 +72,14 @@ type Target struct {
 	// Q is the binding's preference; branches are created in decreasing q
 	// order but all of them are tried in parallel.
 	Q float64
+	// Finish, when set, completes the branch to this target after the
+	// proxy built it, given the identity the proxy authenticated ("" for
+	// none). It is how a next hop inside the trust domain gets the
+	// caller's asserted identity (RFC 3325 §5: the proxy adds
+	// P-Asserted-Identity for the user it authenticated, and removes any
+	// the user put in himself). An error is logged and the branch goes as
+	// built: the next hop then sees an unasserted request.
+	Finish func(branch *sip.Request, user string) error
 }
 
 // Locator is the location service (the registrar implements it).

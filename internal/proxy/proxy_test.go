@@ -506,3 +506,47 @@ func TestTxContext(t *testing.T) {
 		t.Error("Done() open after the transaction ended")
 	}
 }
+
+// TestTargetFinish checks the Finish hook of a target: it sees the branch
+// the proxy built and the identity the proxy authenticated ("" for a
+// caller it did not authenticate), and what it adds reaches the target.
+func TestTargetFinish(t *testing.T) {
+	loc := newLocator()
+	cfg := defaultTestConfig()
+	cfg.Authenticate = func(_ context.Context, req *sip.Request, _ string) (string, *sip.Response) {
+		h := req.GetHeader("Proxy-Authorization")
+		if h == nil {
+			return "", sip.NewResponseFromRequest(req, 403, "Forbidden", nil)
+		}
+		return strings.TrimPrefix(h.Value(), "Test "), nil
+	}
+	p := startProxy(t, cfg, loc)
+	bob := newUA(t, "bob", "UDP", nil)
+	target := bob.target()
+	target.Finish = func(branch *sip.Request, user string) error {
+		branch.AppendHeader(sip.NewHeader("X-Asserted", "user="+user))
+		return nil
+	}
+	loc.bind(bobAOR, target)
+	alice := newUA(t, "alice", "UDP", nil)
+	for _, tt := range []struct {
+		name, from, cred, want string
+	}{
+		{"authenticated", aliceURI, "Test sip:alice@example.com", "user=sip:alice@example.com"},
+		{"foreign caller", "sip:carol@elsewhere.test", "", "user="},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req := alice.request(sip.MESSAGE, bobAOR, tt.from, p.udp)
+			if tt.cred != "" {
+				req.AppendHeader(sip.NewHeader("Proxy-Authorization", tt.cred))
+			}
+			if res := alice.do(req); res.StatusCode != 200 {
+				t.Fatalf("got %d, want 200", res.StatusCode)
+			}
+			got := bob.next(sip.MESSAGE)
+			if h := got.GetHeader("X-Asserted"); h == nil || h.Value() != tt.want {
+				t.Errorf("X-Asserted = %v, want %q", h, tt.want)
+			}
+		})
+	}
+}

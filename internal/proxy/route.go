@@ -121,6 +121,7 @@ type prepared struct {
 	skip      int     // Route entries taken from the top: they named us
 	dropLast  bool    // the bottom Route entry became the Request-URI (strict router)
 	noAuth    bool    // Proxy-Authorization taken away: the credentials were for us (§22.3)
+	user      string  // the identity Authenticate proved, "" for none
 }
 
 // left is the number of Route entries left.
@@ -217,6 +218,7 @@ func (p *Proxy) authenticate(ctx context.Context, req *sip.Request, work *prepar
 	// The credentials were for us (RFC 3261 §22.3); the next hop has no use
 	// for them.
 	work.noAuth = true
+	work.user = user
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,9 +115,12 @@ type contactObjects struct {
 		AccessNumbers(ctx context.Context) ([]directory.AccessNumber, error)
 	}
 	log *slog.Logger
+	// finish completes a branch to the attendant (assertCaller).
+	finish func(branch *sip.Request, user string) error
 
-	mu     sync.Mutex
-	byURI  map[string]directory.AccessNumber
+	mu       sync.Mutex
+	byURI    map[string]directory.AccessNumber
+	byNumber map[string]directory.AccessNumber // by E.164 number, +14255550100
 	loaded time.Time
 	route  []sip.Uri // the attendant, as a loose route; nil until it listens
 }
@@ -157,17 +161,25 @@ func (c *contactObjects) load(ctx context.Context) error {
 		return fmt.Errorf("reading access numbers: %w", err)
 	}
 	m := make(map[string]directory.AccessNumber, len(list))
+	n := make(map[string]directory.AccessNumber, len(list))
 	for _, a := range list {
 		m[strings.ToLower(a.URI)] = a
+		if num, ok := strings.CutPrefix(a.LineURI, "tel:"); ok {
+			n[num] = a
+		}
 	}
-	c.byURI, c.loaded = m, time.Now()
+	c.byURI, c.byNumber, c.loaded = m, n, time.Now()
 	return nil
 }
 
 // target is the proxy's branch for a call to a contact object: the
 // Request-URI stays the contact object's (the attendant reads the number
 // from it, and the Mediation Server's signature covers it), the attendant
-// is reached by a Route.
+// is reached by a Route. An enterprise phone that dials the access number
+// itself (sip:+14255550100@domain) reaches the same contact object by
+// reverse number lookup (seed 001, "Connecting to the Meeting", step 5);
+// its Request-URI becomes the contact object's. Numbers must be dialed
+// in E.164 form: the caller's location profile is not applied here.
 func (c *contactObjects) target(aor string) (proxy.Target, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -181,13 +193,81 @@ func (c *contactObjects) target(aor string) (proxy.Target, bool) {
 		return proxy.Target{}, false
 	}
 	if _, ok := c.byURI[strings.ToLower(aor)]; !ok {
-		return proxy.Target{}, false
+		a, ok := c.byNumber[numberOf(aor)]
+		if !ok {
+			return proxy.Target{}, false
+		}
+		aor = a.URI
 	}
 	var u sip.Uri
 	if err := sip.ParseUri(aor, &u); err != nil {
 		return proxy.Target{}, false
 	}
-	return proxy.Target{URI: u, Path: c.route, Q: 1}, true
+	return proxy.Target{URI: u, Path: c.route, Q: 1, Finish: c.finish}, true
+}
+
+// numberOf is the user part of sip:+14255550100@domain, "" for an AOR
+// whose user part is not a number.
+func numberOf(aor string) string {
+	user, _, _ := strings.Cut(strings.TrimPrefix(aor, "sip:"), "@")
+	if len(user) < 2 || user[0] != '+' {
+		return ""
+	}
+	return user
+}
+
+// serviceFrontEnd signs what the front end vouches for: the identity of an
+// enterprise user who calls the attendant from his own phone.
+const serviceFrontEnd = "frontend"
+
+// assertCaller finishes a branch to the attendant (RFC 3325 §5): the
+// front end asserts the identity it authenticated in
+// P-Asserted-Identity and signs the request, so that the attendant
+// knows the caller without a PIN (seed 001: callers on enterprise phones
+// "only enter the conference ID"). A P-Asserted-Identity the caller put
+// in himself is removed. The Mediation Server's calls are left alone: its
+// own signature, checked when the proxy took the call, speaks for them.
+func (s *sipServer) assertCaller(branch *sip.Request, user string) error {
+	if len(branch.GetHeaders(trust.Header)) > 0 {
+		return nil
+	}
+	for {
+		var name string
+		for _, h := range branch.Headers() {
+			if strings.EqualFold(h.Name(), "P-Asserted-Identity") {
+				name = h.Name()
+				break
+			}
+		}
+		if name == "" || !branch.RemoveHeader(name) {
+			break
+		}
+	}
+	from := branch.From()
+	if user == "" || from == nil {
+		// Nobody authenticated (a caller from another domain, or
+		// authentication off): the attendant refuses an unsigned call.
+		return nil
+	}
+	aor, ok := s.local.AOR(from.Address)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), serviceTimeout)
+	defer cancel()
+	pai := sip.Uri{Scheme: "sip"}
+	if err := sip.ParseUri(aor, &pai); err != nil {
+		return fmt.Errorf("asserting %s: %w", aor, err)
+	}
+	value := "<" + pai.String() + ">"
+	if u, err := s.dir.User(ctx, aor); err == nil && u.DisplayName != "" {
+		value = strconv.Quote(u.DisplayName) + " " + value
+	}
+	branch.AppendHeader(sip.NewHeader("P-Asserted-Identity", value))
+	if err := (trust.Signer{Key: s.trustKey, Service: serviceFrontEnd, Host: s.poolFQDN}).Sign(branch); err != nil {
+		return fmt.Errorf("signing the call of %s: %w", aor, err)
+	}
+	return nil
 }
 
 // focusDialIn adapts the Focus to the attendant.

@@ -86,6 +86,8 @@ type sipServer struct {
 	// signatures.
 	dir      directory.Store
 	trustKey []byte
+	// poolFQDN names this server's pool in the signatures it makes.
+	poolFQDN string
 	// metrics is the Prometheus registry the roles' collectors join as
 	// they start (metrics.go).
 	metrics *metrics
@@ -203,6 +205,7 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 	s.ff = d.ff
 	s.dir = d.dir
 	s.trustKey = TrustKey(d.org.ConferenceKey)
+	s.poolFQDN = d.poolFQDN
 	if d.cfg.Authenticate {
 		s.auth = auth
 		pcfg.Authenticate = func(ctx context.Context, req *sip.Request, source string) (string, *sip.Response) {
@@ -210,7 +213,7 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 		}
 	}
 	pcfg.Authenticate = s.trustMediation(pcfg.Authenticate) // signed INVITEs of the Mediation Server (mediation.go)
-	s.objects = &contactObjects{db: d.dir, log: d.log.With("role", "attendant")}
+	s.objects = &contactObjects{db: d.dir, log: d.log.With("role", "attendant"), finish: s.assertCaller}
 	prx = proxy.New(pcfg, s.local, locator{reg: s.reg, objects: s.objects}, s.client, d.log.With("role", "proxy"))
 	s.prx = prx
 

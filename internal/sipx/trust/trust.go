@@ -10,7 +10,8 @@
 //	Parley-Trust: service=CAA;host=pool.example.com;ts=1795290186;sig=BASE64
 //
 // The MAC (HMAC-SHA256 under a key derived for this use) covers the method,
-// Request-URI, Call-ID, CSeq, From tag, Replaces (when present), the
+// Request-URI, Call-ID, CSeq, From tag, Replaces and P-Asserted-Identity
+// (when present), the
 // service and host, the time and a SHA-256 of the body, so that a signature cannot be moved to another
 // request or body; ts bounds replay to MaxSkew. The receiver still checks
 // that service and host name a trusted service of the pool.
@@ -116,6 +117,15 @@ func mac(key []byte, req *sip.Request, service, host, ts string) string {
 			vs[i] = h.Value()
 		}
 		fields = append(fields, "Replaces", strings.Join(vs, "\x01"))
+	}
+	// P-Asserted-Identity (RFC 3325 §9.1) is the identity the front end
+	// vouches for: covered, so that nobody on the path can swap it.
+	if hs := req.GetHeaders("P-Asserted-Identity"); len(hs) > 0 {
+		vs := make([]string, len(hs))
+		for i, h := range hs {
+			vs[i] = h.Value()
+		}
+		fields = append(fields, "P-Asserted-Identity", strings.Join(vs, "\x01"))
 	}
 	return macFields(key, req.Body(), fields...)
 }

@@ -176,3 +176,44 @@ func TestSignVerifyReplaces(t *testing.T) {
 		})
 	}
 }
+
+// TestSignVerifyAssertedIdentity: the identity the front end asserts
+// (RFC 3325 P-Asserted-Identity) is covered: swapping, adding or dropping
+// it breaks the signature.
+func TestSignVerifyAssertedIdentity(t *testing.T) {
+	now := time.Unix(1795290186, 0)
+	s := Signer{Key: key, Service: "frontend", Host: "pool.parley.test", Now: func() time.Time { return now }}
+	signed := func(pai string) *sip.Request {
+		r := request(t, "v=0")
+		if pai != "" {
+			r.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai))
+		}
+		if err := s.Sign(r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	const alice = `"Alice" <sip:alice@parley.test>`
+	if _, _, err := Verify(key, signed(alice), now); err != nil {
+		t.Fatalf("a signed P-Asserted-Identity does not verify: %v", err)
+	}
+	for _, tc := range []struct {
+		name, pai string
+		change    func(*sip.Request)
+	}{
+		{"swapped", alice, func(r *sip.Request) {
+			r.RemoveHeader("P-Asserted-Identity")
+			r.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:ceo@parley.test>"))
+		}},
+		{"added", "", func(r *sip.Request) { r.AppendHeader(sip.NewHeader("P-Asserted-Identity", "<sip:ceo@parley.test>")) }},
+		{"dropped", alice, func(r *sip.Request) { r.RemoveHeader("P-Asserted-Identity") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := signed(tc.pai)
+			tc.change(r)
+			if _, _, err := Verify(key, r, now); !errors.Is(err, ErrBadMAC) {
+				t.Errorf("Verify = %v, want ErrBadMAC", err)
+			}
+		})
+	}
+}
