@@ -121,8 +121,8 @@ type contactObjects struct {
 	mu       sync.Mutex
 	byURI    map[string]directory.AccessNumber
 	byNumber map[string]directory.AccessNumber // by E.164 number, +14255550100
-	loaded time.Time
-	route  []sip.Uri // the attendant, as a loose route; nil until it listens
+	loaded   time.Time
+	route    []sip.Uri // the attendant, as a loose route; nil until it listens
 }
 
 const contactObjectsTTL = 5 * time.Second
