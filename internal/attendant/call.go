@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -58,6 +59,13 @@ type call struct {
 	callerID string
 	private  bool // the roster must not show callerID
 	referTo  string
+	// enterprise: the front end asserted who the caller is (User); his
+	// phone is handed to the A/V MCU by REFER.
+	enterprise bool
+	user       User
+	// ident keys the abuse guard and the re-join memory: the user when
+	// asserted, else the caller ID.
+	ident string
 
 	ctx    context.Context // ends the call's questions and waits
 	cancel context.CancelFunc
@@ -72,16 +80,33 @@ type call struct {
 	entity  string // in the meeting as this user, once joined
 	handoff *time.Timer
 	tarpit  *time.Timer
+	// The enterprise hand-off (refer.go): its state, the CSeq of the
+	// REFER, and whether the phone already hung up its call to us.
+	refer      referState
+	referSeq   string
+	callerGone bool
+	// referOpen is set once the REFER may be answered by NOTIFYs; the
+	// SIP handler reads it.
+	referOpen atomic.Bool
 }
 
-func newCall(s *Server, dlg *sipgo.DialogServerSession, req *sip.Request, number directory.AccessNumber) *call {
+// newCall makes the call of an answered INVITE; user is the enterprise
+// user a trusted service asserted, nil for a Mediation Server's caller.
+func newCall(s *Server, dlg *sipgo.DialogServerSession, req *sip.Request, number directory.AccessNumber, user *User) *call {
 	c := &call{
 		s: s, id: dlg.ID, dlg: dlg, number: number,
 		flow: New(s.cfg.Flow),
 		wake: make(chan struct{}, 1),
 	}
 	c.callerID, c.private = callerID(req)
+	c.ident = c.callerID
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if user != nil {
+		// No ReferTo: the Focus must not have the A/V MCU dial out; the
+		// phone comes to the MCU when referred (refer.go).
+		c.enterprise, c.user, c.ident = true, *user, user.URI
+		return c
+	}
 	fromTag, _ := req.From().Params.Get("tag")
 	toTag, _ := dlg.InviteRequest.To().Params.Get("tag")
 	c.referTo = ReferTo(req.Contact().Address, req.CallID().Value(), fromTag, toTag)
@@ -196,7 +221,8 @@ func (c *call) run() {
 	defer c.end()
 	c.do(c.flow.Handle(Answered{
 		Primary: c.number.PrimaryLanguage, Secondary: c.number.SecondaryLanguages,
-		CallerID: c.shownID(), Rejoin: c.s.rejoins.lookup(c.callerID),
+		CallerID: c.shownID(), Rejoin: c.s.rejoins.lookup(c.ident),
+		Authenticated: c.enterprise, User: c.user,
 	}))
 	for {
 		for _, ev := range c.next() {
@@ -226,8 +252,24 @@ func (c *call) event(ev any) bool {
 			c.s.stats.joined.Add(1)
 			c.entity = e.entity
 			c.handoff = time.AfterFunc(c.s.cfg.HandoffTimeout, func() { c.post(handoffExpired{}) })
+			if c.enterprise {
+				return c.startRefer()
+			}
 		}
+	case referAnswered, referNotified:
+		return c.referEvent(e)
 	case gone:
+		if c.refer == referSent {
+			// The phone may stop sending us media, or even hang up,
+			// as it moves to the A/V MCU: the refer subscription
+			// outlives the call (RFC 5057), and its NOTIFYs or
+			// the hand-off timeout decide.
+			if e.bye {
+				c.callerGone = true
+				c.leg.StopPlay()
+			}
+			return false
+		}
 		switch {
 		case e.why == "replaced" && c.joining.Meeting.FocusURI != "":
 			// The A/V MCU may take the audio before the Focus's answer
@@ -237,7 +279,7 @@ func (c *call) event(ev any) bool {
 				c.s.stats.joined.Add(1)
 			}
 			c.log().Info("attendant: the caller's audio moved to the A/V MCU", "meeting", c.joining.Meeting.ConferenceID, "user", c.entity)
-			c.s.rejoins.remember(c.callerID, Recent{Meeting: c.joining.Meeting, Lang: c.joining.Lang})
+			c.s.rejoins.remember(c.ident, Recent{Meeting: c.joining.Meeting, Lang: c.joining.Lang})
 		case c.entity != "":
 			c.log().Info("attendant: the caller left during the hand-off", "why", e.why)
 		default:
@@ -248,6 +290,12 @@ func (c *call) event(ev any) bool {
 		}
 		return true
 	case handoffExpired:
+		if c.enterprise {
+			if c.refer != referSent {
+				return false // decided just before the timer fired
+			}
+			return c.referFailed("the phone did not report its call to the A/V MCU in " + c.s.cfg.HandoffTimeout.String())
+		}
 		c.log().Warn("attendant: the A/V MCU did not take the caller's audio", "meeting", c.joining.Meeting.ConferenceID, "user", c.entity)
 		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 		if err := c.s.confs.RemoveDialIn(ctx, c.joining.Meeting.FocusURI, c.entity); err != nil {
@@ -409,9 +457,25 @@ func (c *call) join(a Join) {
 	}
 	entity, err := c.s.confs.AddDialIn(ctx, uri, caller)
 	if c.ctx.Err() != nil {
+		if c.enterprise {
+			c.abandon(uri)
+		}
 		return
 	}
 	c.post(joined{entity: entity, err: err})
+}
+
+// abandon takes an enterprise caller who hung up while the Focus added
+// him back out: no A/V MCU will ever fetch his audio, so nothing else
+// would end his "dialing in" in the roster. (A Mediation Server's caller
+// may already be in the MCU by Replaces, and the MCU's dial-out failing
+// removes him otherwise.) The Focus knows him by his user URI.
+func (c *call) abandon(focusURI string) {
+	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+	defer cancel()
+	if err := c.s.confs.RemoveDialIn(ctx, focusURI, c.user.URI); err != nil {
+		c.log().Debug("attendant: removing a caller who left while joining", "err", err)
+	}
 }
 
 // wrongAnswer reports whether ev answers a guess that failed: a
@@ -434,17 +498,17 @@ func wrongAnswer(ev Event) bool {
 // later: slower guessing) or ended the call. The log names the caller ID
 // and the access number, never what was typed.
 func (c *call) throttle(ev Event) bool {
-	v := c.s.guard.Failure(c.callerID, c.number.LineURI)
+	v := c.s.guard.Failure(c.ident, c.number.LineURI)
 	switch {
 	case v.HangUp:
 		c.s.stats.guessHangups.Add(1)
-		c.s.log.Warn("attendant: hanging up a caller for guessing", "caller_id", c.callerID,
+		c.s.log.Warn("attendant: hanging up a caller for guessing", "caller_id", c.ident,
 			"access_number", c.number.LineURI, "scope", v.Scope, "wrong_answers", v.Count)
 		c.do(c.flow.Handle(Blocked{}))
 		return true
 	case v.Delay > 0:
 		c.s.stats.throttled.Add(1)
-		c.s.log.Warn("attendant: slowing down a caller for guessing", "caller_id", c.callerID,
+		c.s.log.Warn("attendant: slowing down a caller for guessing", "caller_id", c.ident,
 			"access_number", c.number.LineURI, "scope", v.Scope, "wrong_answers", v.Count, "delay", v.Delay)
 		c.tarpit = time.AfterFunc(v.Delay, func() { c.post(tarpitted{ev: ev}) })
 		return true

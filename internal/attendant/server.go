@@ -28,6 +28,9 @@ const (
 	DefaultMaxHold        = 60 * time.Minute
 	// backendTimeout bounds one question to the front end or the Focus.
 	backendTimeout = 10 * time.Second
+	// allowed are the methods the attendant takes: NOTIFY reports how a
+	// referred enterprise phone fares (RFC 3515 §2.4.4).
+	allowed = "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY"
 )
 
 // AccessNumbers finds the Conferencing Attendant contact object a call is
@@ -52,9 +55,22 @@ type ServerConfig struct {
 	Verify func(req *sip.Request) (service string, err error)
 	// Services may place calls to the attendant: the Mediation Server.
 	Services []string
-	// SRTP is the media encryption policy; the Mediation Server offers
-	// SDES-keyed SRTP (seed 001 step 6).
+	// SRTP is the media encryption policy of Services' calls; the
+	// Mediation Server offers SDES-keyed SRTP (seed 001 step 6).
 	SRTP sdpoa.SRTPPolicy
+	// EnterpriseServices may place calls too, and vouch for who the
+	// caller is in P-Asserted-Identity (RFC 3325 §9.1): the front end,
+	// relaying a registered user's phone it authenticated (seed 001,
+	// end). Such a caller is asked the conference ID only, never held,
+	// and handed to the A/V MCU by REFER. The assertion is believed from
+	// these services only (RFC 3325 §4); their calls without one are
+	// refused. Nil means {DefaultEnterpriseService}; an empty list, none.
+	EnterpriseServices []string
+	// EnterpriseSRTP is the media policy of EnterpriseServices' calls,
+	// whose media comes straight from the phone on the trusted network:
+	// the phone chooses. The zero value (SRTPOff) means SRTPOptional:
+	// refusing a phone's keys would only downgrade it.
+	EnterpriseSRTP sdpoa.SRTPPolicy
 	// MaxCalls bounds the calls in progress; past it INVITEs get 503.
 	MaxCalls int
 	// HandoffTimeout is how long, after the Focus took the caller, the
@@ -143,6 +159,12 @@ func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs C
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.EnterpriseServices == nil {
+		cfg.EnterpriseServices = []string{DefaultEnterpriseService}
+	}
+	if cfg.EnterpriseSRTP == sdpoa.SRTPOff {
+		cfg.EnterpriseSRTP = sdpoa.SRTPOptional
+	}
 	if cfg.Guard.Now == nil {
 		cfg.Guard.Now = cfg.Now
 	}
@@ -172,6 +194,7 @@ func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs C
 	s.srv.OnInvite(s.serveINVITE)
 	s.srv.OnAck(s.serveACK)
 	s.srv.OnBye(s.serveBYE)
+	s.srv.OnNotify(s.serveNOTIFY)
 	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// sipgo answers the INVITE 487 itself; we answer quickly enough
 		// that a CANCEL rarely finds one.
@@ -179,15 +202,15 @@ func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs C
 	})
 	s.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS"))
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		_ = tx.Respond(res)
 	})
 	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
 		if req.IsAck() {
 			return
 		}
-		res := sipx.Reject(req, 405, "Method Not Allowed", s.cfg.Hostname, "the attendant takes INVITE, ACK, BYE, CANCEL and OPTIONS")
-		res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS"))
+		res := sipx.Reject(req, 405, "Method Not Allowed", s.cfg.Hostname, "the attendant takes "+allowed)
+		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		_ = tx.Respond(res)
 	})
 	return s, nil
@@ -286,11 +309,21 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	service, err := s.cfg.Verify(req)
+	var user *User
+	policy := s.cfg.SRTP
 	switch {
 	case err != nil:
 		s.log.Warn("attendant: refused an unsigned or badly signed call", "source", req.Source(), "err", err)
 		s.refuse(tx, sipx.Reject(req, 403, "Forbidden", s.cfg.Hostname, "the attendant answers calls from trusted services only"))
 		return
+	case slices.Contains(s.cfg.EnterpriseServices, service):
+		u, err := assertedUser(req)
+		if err != nil {
+			s.log.Warn("attendant: refused a call without an enterprise identity", "service", service, "err", err)
+			s.refuse(tx, sipx.Reject(req, 403, "Forbidden", s.cfg.Hostname, "service "+service+" asserted no enterprise user: "+err.Error()))
+			return
+		}
+		user, policy = &u, s.cfg.EnterpriseSRTP
 	case !slices.Contains(s.cfg.Services, service):
 		s.refuse(tx, sipx.Reject(req, 403, "Forbidden", s.cfg.Hostname, "service "+service+" may not call the attendant"))
 		return
@@ -314,7 +347,7 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	session := sdpoa.NewSession("parley")
-	answer, spec, fail := negotiate(req, s.media.Addr(), s.cfg.SRTP, session, s.cfg.Hostname)
+	answer, spec, fail := negotiate(req, s.media.Addr(), policy, session, s.cfg.Hostname)
 	if fail != nil {
 		s.refuse(tx, fail)
 		return
@@ -334,7 +367,7 @@ func (s *Server) serveINVITE(req *sip.Request, tx sip.ServerTransaction) {
 		s.refuse(tx, sipx.Reject(req, 500, "Server Internal Error", s.cfg.Hostname, "dialog: "+err.Error()))
 		return
 	}
-	c := newCall(s, dlg, req, number)
+	c := newCall(s, dlg, req, number, user)
 	spec.OnDTMF = func(k byte) { c.post(Digit{Key: k}) }
 	spec.OnInactive = func() { c.post(gone{why: "media stopped"}) }
 	leg, err := s.media.Open(dlg.ID, spec)

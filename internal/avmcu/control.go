@@ -1,6 +1,7 @@
 package avmcu
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -27,7 +28,9 @@ import (
 //   - modifyConferenceLock: the Focus enforces the lock; the MCU accepts it.
 //   - deleteConference: end the conference: everyone is hung up.
 //   - pl:playAnnouncement (Parley's): play a prompt or an entry/exit tone
-//     to one participant's legs only (announce.go).
+//     to one participant's legs only (announce.go). The Conference
+//     Announcement Service sends it too, in INFO within its dialog with
+//     the MCU (cas.go), and it runs the same way.
 
 // MaxControlBody bounds a control request.
 const MaxControlBody = c3p.MaxBodySize
@@ -71,6 +74,12 @@ func (m *MCU) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*
 		m.writeC3P(w, fail.Response)
 		return
 	}
+	m.writeC3P(w, m.answer(r.Context(), req))
+}
+
+// answer runs a command from the HTTP control channel or the announcement
+// dialog (cas.go) and returns its C3P response.
+func (m *MCU) answer(ctx context.Context, req *c3p.Request) *c3p.Response {
 	cmd, reason, err := m.control(req)
 	if err != nil {
 		level := slog.LevelInfo
@@ -80,12 +89,10 @@ func (m *MCU) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*
 			// when a meeting ends.
 			level = slog.LevelDebug
 		}
-		m.log.Log(r.Context(), level, "A/V MCU control command refused", "command", req.Command.CommandName(), "err", err)
-		res := c3p.NewFailure(req.Header, req.Command.CommandName(), reason, 0).Response
-		m.writeC3P(w, res)
-		return
+		m.log.Log(ctx, level, "A/V MCU control command refused", "command", req.Command.CommandName(), "err", err)
+		return c3p.NewFailure(req.Header, req.Command.CommandName(), reason, 0).Response
 	}
-	m.writeC3P(w, c3p.NewResponse(req.Header, c3p.CodeSuccess, cmd))
+	return c3p.NewResponse(req.Header, c3p.CodeSuccess, cmd)
 }
 
 func (m *MCU) writeC3P(w http.ResponseWriter, res *c3p.Response) {

@@ -161,6 +161,11 @@ func (m *MCU) place(d *dialOut, log *slog.Logger) string {
 	if n := m.notifier(); n != nil {
 		n.LegJoined(d.conf, d.user, c.id)
 	}
+	if d.target.handsOff() {
+		// A dial-in caller joined: the conference needs its
+		// announcement service (cas.go).
+		m.inviteAnnouncer(c)
+	}
 	return ""
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/pion/rtp"
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/media/codec"
@@ -135,6 +136,7 @@ func newDialRig(t *testing.T, cfg Config, sipCfg SIPConfig, action func(*fakeMed
 	mcuEnd.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) { m.ServeINVITE(context.Background(), req, tx, "") })
 	mcuEnd.srv.OnAck(m.ServeACK)
 	mcuEnd.srv.OnBye(m.ServeBYE)
+	mcuEnd.srv.OnInfo(m.ServeINFO)
 	r := &dialRig{t: t, m: m, e: e, notes: notes, fake: newFakeMediation(t, action)}
 	r.control(&c3p.AddConference{ConferenceInfo: &c3p.ConferenceInfo{Entity: dialConf}})
 	return r
@@ -170,7 +172,8 @@ type fakeMediation struct {
 	invites []*sip.Request
 	dialog  *sipgo.DialogServerSession
 	srtp    *sdes.Session
-	rx      int // RTP packets from the MCU that decrypted
+	rx      int     // RTP packets from the MCU that decrypted
+	audio   []int16 // their PCMU payloads, decoded
 	byes    chan *sip.Request
 }
 
@@ -282,6 +285,12 @@ func (f *fakeMediation) hold(ctx context.Context, t *testing.T, dlg *sipgo.Dialo
 // recv counts the MCU's RTP packets that decrypt with the answered keys.
 func (f *fakeMediation) recv() {
 	buf := make([]byte, 1500)
+	dec, err := codec.NewDecoder(codec.PCMU)
+	if err != nil {
+		f.t.Error(err)
+		return
+	}
+	pcm := make([]int16, 1500)
 	for {
 		n, err := f.rtp.Read(buf)
 		if err != nil {
@@ -289,8 +298,13 @@ func (f *fakeMediation) recv() {
 		}
 		f.mu.Lock()
 		if f.srtp != nil && n > 1 && (buf[1]&0x7f) < 64 {
-			if _, err := f.srtp.DecryptRTP(nil, buf[:n], nil); err == nil {
+			var h rtp.Header
+			if out, err := f.srtp.DecryptRTP(nil, buf[:n], &h); err == nil {
 				f.rx++
+				if h.PayloadType == 0 && len(out) >= h.MarshalSize() {
+					k := dec.Decode(pcm, out[h.MarshalSize():])
+					f.audio = append(f.audio, pcm[:k]...)
+				}
 			}
 		}
 		f.mu.Unlock()

@@ -77,8 +77,19 @@ type SIPConfig struct {
 	// unsigned.
 	Sign func(req *sip.Request) error
 	// DialOutTimeout bounds a dial-out from its INVITE to the answer; 0
-	// means DefaultDialOutTimeout.
+	// means DefaultDialOutTimeout. It bounds the INVITE to the
+	// announcement service too.
 	DialOutTimeout time.Duration
+	// Announcement is the Conference Announcement Service's SIP URI, e.g.
+	// sip:announcement@192.0.2.1:5073;transport=tcp: the MCU invites it
+	// when a conference's first dial-in caller joins (cas.go). Empty
+	// means no service.
+	Announcement string
+	// VerifySIP checks the trust signature of a request in the
+	// announcement service's dialog and returns the service that signed
+	// it (trust.Verify); only AnnouncementService may play announcements
+	// there. Nil accepts any request of the dialog, for tests.
+	VerifySIP func(req *sip.Request) (service string, err error)
 }
 
 // MCU is the A/V Conferencing Server: the media engine with its SIP
@@ -93,6 +104,7 @@ type MCU struct {
 	mu         sync.Mutex
 	calls      map[string]*call      // by dialog ID
 	admissions map[string]*admission // by conference, once the Focus provisioned it
+	cas        casState              // the announcement service's dialogs (cas.go)
 }
 
 // call is one participant's audio dialog.
@@ -119,12 +131,14 @@ func NewMCU(engine *Engine, client *sipgo.Client, cfg SIPConfig, log *slog.Logge
 	if cfg.DialOutTimeout <= 0 {
 		cfg.DialOutTimeout = DefaultDialOutTimeout
 	}
-	return &MCU{
+	m := &MCU{
 		engine: engine, cfg: cfg, log: log, client: client,
 		cache:      sipgo.NewDialogServerCache(client, sip.ContactHeader{}),
 		calls:      make(map[string]*call),
 		admissions: make(map[string]*admission),
 	}
+	m.initCAS()
+	return m
 }
 
 // SetNotifier replaces the notifier; call it before the MCU serves (the
@@ -148,7 +162,8 @@ func Handles(req *sip.Request) bool {
 	return ok && svc == c3p.MCUTypeAudioVideo
 }
 
-// Owns reports whether req belongs to one of the MCU's dialogs.
+// Owns reports whether req belongs to one of the MCU's dialogs: a leg's,
+// or the Conference Announcement Service's (which sends INFO, ServeINFO).
 func (m *MCU) Owns(req *sip.Request) bool {
 	id, err := sip.DialogIDFromRequestUAS(req)
 	if err != nil {
@@ -156,8 +171,9 @@ func (m *MCU) Owns(req *sip.Request) bool {
 	}
 	m.mu.Lock()
 	_, ok := m.calls[id]
+	_, cas := m.cas.byID[id]
 	m.mu.Unlock()
-	return ok
+	return ok || cas
 }
 
 // ServeINVITE answers an INVITE to a conference URI (a join) or within one
@@ -330,6 +346,10 @@ func direction(d sdpoa.Direction) Direction {
 func (m *MCU) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := m.match(req)
 	if c == nil {
+		if m.announcerOf(req) != nil {
+			m.respond(tx, sipx.Reject(req, 488, "Not Acceptable Here", m.cfg.Hostname, "the announcement dialog has no media"))
+			return
+		}
 		m.respond(tx, sipx.Reject(req, 481, "Call/Transaction Does Not Exist", m.cfg.Hostname, "no such dialog"))
 		return
 	}
@@ -357,8 +377,12 @@ func (m *MCU) ServeACK(req *sip.Request, tx sip.ServerTransaction) {
 	_ = m.cache.ReadAck(req, tx)
 }
 
-// ServeBYE ends a leg at the participant's request.
+// ServeBYE ends a leg at the participant's request, or the dialog with
+// the Conference Announcement Service at its request.
 func (m *MCU) ServeBYE(req *sip.Request, tx sip.ServerTransaction) {
+	if m.serveAnnouncerBYE(req, tx) {
+		return
+	}
 	c := m.match(req)
 	if c == nil {
 		m.respond(tx, sipx.Reject(req, 481, "Call/Transaction Does Not Exist", m.cfg.Hostname, "no such dialog"))
@@ -443,8 +467,10 @@ func (m *MCU) SetMuted(conference, user string, muted bool) int {
 	return n
 }
 
-// EndConference hangs up everyone (the Focus's deleteConference).
+// EndConference hangs up everyone (the Focus's deleteConference), the
+// announcement service first, so that it announces nobody's leaving.
 func (m *MCU) EndConference(conference string) {
+	m.endAnnouncer(conference)
 	for _, c := range m.callsOf(conference) {
 		m.hangUp(c, "conference ended")
 	}
@@ -471,7 +497,12 @@ func (m *MCU) end(c *call, reason string) {
 		}
 		m.mu.Lock()
 		delete(m.calls, c.id)
+		cas := m.lastLegGone(c.conf)
 		m.mu.Unlock()
+		if cas != nil {
+			// Not on this goroutine: it may be a SIP handler's.
+			go m.endAnnouncerLink(cas)
+		}
 		if c.dlg != nil {
 			_ = c.dlg.Close()
 		}
