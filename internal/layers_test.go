@@ -34,6 +34,7 @@ var layer = map[string]int{
 	"internal/focusfactory": 2,
 	"internal/focus":        2,
 	"internal/attendant":    2,
+	"internal/announcement": 2,
 	"internal/avmcu":        2,
 	"internal/mcufactory":   2,
 	"internal/mediation":    2,

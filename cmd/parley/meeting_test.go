@@ -41,6 +41,7 @@ func startMeetingServer(t *testing.T) *cliEnv {
 	cfg.SIP.Listen, cfg.SIP.TLSListen, cfg.Web.Listen = "127.0.0.1:0", "", "127.0.0.1:0"
 	cfg.Mediation.Listen = "127.0.0.1:0"
 	cfg.Attendant.Listen = "127.0.0.1:0"
+	cfg.Announcement.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan server.RunInfo, 1)
 	done := make(chan error, 1)

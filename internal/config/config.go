@@ -36,7 +36,9 @@ type File struct {
 	AVMCU     AVMCUConfig     `yaml:"avmcu"`
 	Mediation MediationConfig `yaml:"mediation"`
 	Attendant AttendantConfig `yaml:"attendant"`
-	Log       LogConfig       `yaml:"log"`
+	// Announcement is the Conference Announcement Service.
+	Announcement AnnouncementConfig `yaml:"announcement"`
+	Log          LogConfig          `yaml:"log"`
 }
 
 // PoolConfig names this server's pool.
@@ -125,6 +127,18 @@ type AttendantConfig struct {
 	MaxCalls int `yaml:"max_calls"`
 }
 
+// AnnouncementConfig configures the Conference Announcement Service,
+// which the A/V MCU invites into meetings with dial-in callers to play
+// them entry and exit tones and mute announcements (seed 000: it listens
+// on TCP 5073).
+type AnnouncementConfig struct {
+	// Listen is its TCP address; empty disables the service (dial-in
+	// callers then hear no tones or mute announcements).
+	Listen string `yaml:"listen"`
+	// MaxConferences caps the meetings it serves at once.
+	MaxConferences int `yaml:"max_conferences"`
+}
+
 // WebConfig holds the HTTP listener of the admin API and web pages.
 type WebConfig struct {
 	Listen string `yaml:"listen"`
@@ -160,11 +174,12 @@ func Default() File {
 			DigestAlgorithms:  []string{"MD5"},
 			RegisterChallenge: "www",
 		},
-		Web:       WebConfig{Listen: "127.0.0.1:8080"},
-		AVMCU:     AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
-		Mediation: MediationConfig{Listen: "127.0.0.1:5068", MediaListen: "127.0.0.1"},
-		Attendant: AttendantConfig{Listen: "127.0.0.1:5072", MediaListen: "127.0.0.1:0", MaxCalls: 1000},
-		Log:       LogConfig{Level: "info", Format: "text"},
+		Web:          WebConfig{Listen: "127.0.0.1:8080"},
+		AVMCU:        AVMCUConfig{Listen: "127.0.0.1:0", MaxLegs: 4000, InactivitySeconds: 30},
+		Mediation:    MediationConfig{Listen: "127.0.0.1:5068", MediaListen: "127.0.0.1"},
+		Attendant:    AttendantConfig{Listen: "127.0.0.1:5072", MediaListen: "127.0.0.1:0", MaxCalls: 1000},
+		Announcement: AnnouncementConfig{Listen: "127.0.0.1:5073", MaxConferences: 10000},
+		Log:          LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -235,6 +250,12 @@ func (f File) Validate() error {
 		if f.Attendant.MaxCalls < 1 || f.Attendant.MaxCalls > 100000 {
 			return fmt.Errorf("config: attendant.max_calls must be between 1 and 100000, not %d", f.Attendant.MaxCalls)
 		}
+	}
+	if err := checkAddr("announcement.listen", f.Announcement.Listen, true); err != nil {
+		return err
+	}
+	if f.Announcement.Listen != "" && (f.Announcement.MaxConferences < 1 || f.Announcement.MaxConferences > 1000000) {
+		return fmt.Errorf("config: announcement.max_conferences must be between 1 and 1000000, not %d", f.Announcement.MaxConferences)
 	}
 	if f.AVMCU.MaxLegs < 1 || f.AVMCU.MaxLegs > 100000 {
 		return fmt.Errorf("config: avmcu.max_legs must be between 1 and 100000, not %d", f.AVMCU.MaxLegs)

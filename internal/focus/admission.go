@@ -86,7 +86,6 @@ func (c *conference) join(j *joiner) admission {
 		if p.Enterprise {
 			c.countEnterprise(1)
 		}
-		c.announceTone(p, c3p.ToneEntry)
 	} else {
 		if role.rank() > p.Role.rank() {
 			p.Role = role
@@ -460,11 +459,9 @@ func (c *conference) legJoined(user, legID string) {
 	p.Legs = append(p.Legs, leg{ID: legID, Endpoint: endpoint})
 	if p.Muted {
 		entity := p.Entity
+		// A dial-in caller who joins muted (the audience is) hears so
+		// from the Conference Announcement Service, which sees it here.
 		c.io.submit(func() { _ = c.mcuMute(entity, true) })
-		if len(p.Legs) == 1 {
-			// He joins muted (the audience is): tell him so.
-			c.announceMute(p)
-		}
 	}
 	c.publish(c.userDoc(p))
 }

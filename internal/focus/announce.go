@@ -5,27 +5,13 @@ import (
 	"github.com/parleyhq/parley/internal/prompts"
 )
 
-// Announcements to dial-in callers: the duties seed 001 (step 12) gives
-// the Conference Announcement Service, "which plays the entry and exit
-// announcements" and confirms what callers do with their keys. A caller
-// on a telephone sees no roster, so he hears it: a rising tone when
-// somebody joins, a falling one when somebody leaves, and his own mute
-// state whenever it changes.
-//
-// The Focus decides here who hears what and asks the A/V MCU to render it
-// to that participant's legs only (c3p.PlayAnnouncement, served by
-// internal/avmcu). This is the step before a separate Conference
-// Announcement Service role (OCS listens for it on TCP 5073), which would
-// subscribe to the roster as a trusted service and send the same command
-// itself: the decisions are kept in this file, apart from the roster's, so
-// that they can move there whole.
-
-// hearsAnnouncements reports whether a participant is a dial-in caller
-// whose audio is at the A/V MCU: the one kind of participant who learns
-// of the meeting's changes only by ear.
-func (p *participant) hearsAnnouncements() bool {
-	return p.DialIn != nil && len(p.Legs) > 0
-}
+// Answers to in-call keys (keys.go): help, a refused unmute, the lock.
+// They answer what one caller pressed, so the Focus, which took the key,
+// plays them to him through the A/V MCU (c3p.PlayAnnouncement, rendered
+// to that participant's legs only). What follows from the roster (entry
+// and exit tones, "you are muted/unmuted") is the Conference Announcement
+// Service's (internal/announcement), which watches the roster as a
+// trusted subscriber: seed 001 step 12.
 
 // language is the language a participant hears prompts in: the one he
 // chose at the Conferencing Attendant, else the catalog's fallback.
@@ -34,33 +20,6 @@ func (p *participant) language() string {
 		return p.DialIn.Language
 	}
 	return prompts.Fallback
-}
-
-// announceTone plays an entry or exit tone (c3p.ToneEntry, c3p.ToneExit)
-// about a participant to every dial-in caller but him.
-func (c *conference) announceTone(about *participant, tone string) {
-	for _, p := range c.participants {
-		if p == about || !p.hearsAnnouncements() {
-			continue
-		}
-		c.announce(&c3p.PlayAnnouncement{Keys: &c3p.UserKeys{ConfEntity: c.uri, UserEntity: p.Entity}, Tone: tone})
-	}
-}
-
-// announceMute tells a dial-in caller his mute state, and when a leader
-// muted him, that a leader did (so that he knows why *6 will not undo it).
-func (c *conference) announceMute(p *participant) {
-	if !p.hearsAnnouncements() {
-		return
-	}
-	switch {
-	case !p.Muted:
-		c.announcePrompts(p, prompts.YouAreUnmuted)
-	case p.MutedBy == mutedByLeader:
-		c.announcePrompts(p, prompts.YouAreMuted, prompts.MutedByPresenter)
-	default:
-		c.announcePrompts(p, prompts.YouAreMuted)
-	}
 }
 
 // announcePrompts plays prompts to a participant's legs, in his language.

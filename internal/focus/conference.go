@@ -240,7 +240,6 @@ func (c *conference) remove(p *participant, why string) {
 		c.countEnterprise(-1)
 	}
 	c.publish(c.removedDoc(p.Entity))
-	c.announceTone(p, c3p.ToneExit)
 	c.io.submit(func() { c.mcuDeleteUser(p.Entity) })
 	for _, s := range c.subs {
 		if s.user != "" && s.user == p.Entity {

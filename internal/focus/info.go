@@ -365,7 +365,6 @@ func (c *conference) setMuted(targets []*participant, muted bool, by *participan
 					}
 				}
 				changed = append(changed, p)
-				c.announceMute(p)
 			}
 		}
 		if len(changed) > 0 {

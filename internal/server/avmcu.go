@@ -57,8 +57,11 @@ func (s *sipServer) route(req *sip.Request, tx sip.ServerTransaction) {
 				s.avMCU().ServeACK(req, tx)
 			case sip.BYE:
 				s.avMCU().ServeBYE(req, tx)
+			case sip.INFO:
+				// The Conference Announcement Service's playAnnouncement.
+				s.avMCU().ServeINFO(req, tx)
 			default:
-				_ = tx.Respond(sipx.Reject(req, 405, "Method Not Allowed", s.hostname, "the A/V MCU takes INVITE, ACK and BYE in its dialogs"))
+				_ = tx.Respond(sipx.Reject(req, 405, "Method Not Allowed", s.hostname, "the A/V MCU takes INVITE, ACK, BYE and INFO in its dialogs"))
 			}
 			return
 		}
@@ -155,7 +158,7 @@ func (a meetingAdmitter) Admit(ctx context.Context, organizer, key, user string)
 
 // startMCU starts the A/V Conferencing Server's media engine under g and
 // puts its SIP side on the server.
-func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s *sipServer, meetings directory.MeetingStore, hostname, poolFQDN string, log *slog.Logger) (*avmcu.MCU, error) {
+func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s *sipServer, meetings directory.MeetingStore, hostname, poolFQDN, announcement string, log *slog.Logger) (*avmcu.MCU, error) {
 	ap, err := netip.ParseAddrPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("avmcu.listen %q: %w", cfg.Listen, err)
@@ -176,7 +179,27 @@ func startMCU(ctx context.Context, g *errgroup.Group, cfg config.AVMCUConfig, s 
 		Notify:    legLog{log},
 		Canonical: s.canonicalURI,
 		Sign:      trust.Signer{Key: s.trustKey, Service: serviceAVMCU, Host: poolFQDN}.Sign,
+		// The Conference Announcement Service (announcement.go).
+		Announcement: announcement,
+		VerifySIP:    s.verifyAnnouncement,
 	}, log), nil
+}
+
+// verifyAnnouncement checks a request of the Conference Announcement
+// Service to the A/V MCU: signed by a trusted service of the pool of type
+// directory.ServiceAnnouncement, which the MCU knows by its own name for
+// it.
+func (s *sipServer) verifyAnnouncement(req *sip.Request) (string, error) {
+	service, host, err := trust.Verify(s.trustKey, req, time.Now())
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), serviceTimeout)
+	defer cancel()
+	if service != directory.ServiceAnnouncement || !s.isTrusted(ctx, service, host) {
+		return service, fmt.Errorf("%s at %s is not the pool's announcement service", service, host)
+	}
+	return avmcu.AnnouncementService, nil
 }
 
 // canonicalURI maps an organizer's URI to the form the directory keeps:

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleyhq/parley/internal/announcement"
 	"github.com/parleyhq/parley/internal/attendant"
 	"github.com/parleyhq/parley/internal/avmcu"
 )
@@ -137,4 +138,44 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.unknown, l.Unknown)
 	counter(c.refused, l.Refused)
 	counter(c.dropped, l.EventsDropped)
+}
+
+// announcementCollector exports the Conference Announcement Service's
+// counters.
+type announcementCollector struct {
+	srv *announcement.Server
+
+	active, meetings, refused, played, failed, dropped, resyncs *prometheus.Desc
+}
+
+func newAnnouncementCollector(srv *announcement.Server) *announcementCollector {
+	return &announcementCollector{
+		srv:      srv,
+		active:   desc("announcement", "meetings_active", "Meetings the Conference Announcement Service serves now."),
+		meetings: desc("announcement", "meetings_total", "Meetings the A/V MCU invited the service into."),
+		refused:  desc("announcement", "invites_refused_total", "Invitations the service refused."),
+		played:   desc("announcement", "played_total", "Announcements the A/V MCU played."),
+		failed:   desc("announcement", "failed_total", "Announcements the A/V MCU refused or did not answer."),
+		dropped:  desc("announcement", "dropped_total", "Announcements dropped before sending (queue full, meeting over)."),
+		resyncs:  desc("announcement", "roster_resyncs_total", "Rosters fetched again whole after a missed document."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *announcementCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.active, c.meetings, c.refused, c.played, c.failed, c.dropped, c.resyncs} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *announcementCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.srv.Stats()
+	ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(s.Active))
+	for d, v := range map[*prometheus.Desc]uint64{
+		c.meetings: s.Meetings, c.refused: s.Refused, c.played: s.Announcements,
+		c.failed: s.Failed, c.dropped: s.Dropped, c.resyncs: s.Resyncs,
+	} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
 }

@@ -121,7 +121,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 
 	// The A/V Conferencing Server: its media engine, and its SIP side on
 	// the server's user agent.
-	mcu, err := startMCU(gctx, g, cfg.AVMCU, sipSrv, db, hostname, poolFQDN, log.With("role", "avmcu"))
+	// The Conference Announcement Service, which the MCU invites.
+	casURI, err := startAnnouncement(gctx, g, cfg.Announcement, sipSrv, poolFQDN, log.With("role", "announcement"))
+	if err != nil {
+		return err
+	}
+	mcu, err := startMCU(gctx, g, cfg.AVMCU, sipSrv, db, hostname, poolFQDN, casURI, log.With("role", "avmcu"))
 	if err != nil {
 		return err
 	}
@@ -209,6 +214,11 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutCtx)
+	// The MCU says goodbye to the announcement service while SIP still
+	// runs.
+	if err := mcu.Shutdown(shutCtx); err != nil {
+		log.DebugContext(shutCtx, "A/V MCU shutdown", "err", err)
+	}
 	sipSrv.drain(shutCtx)
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {

@@ -36,6 +36,7 @@ func startServerOut(t *testing.T, demo bool) (RunInfo, string, string) {
 	cfg.Web.Listen = "127.0.0.1:0"
 	cfg.Mediation.Listen = "127.0.0.1:0"
 	cfg.Attendant.Listen = "127.0.0.1:0"
+	cfg.Announcement.Listen = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan RunInfo, 1)
 	done := make(chan error, 1)
@@ -165,6 +166,7 @@ func TestRunRestartKeepsOrganization(t *testing.T) {
 	cfg.SIP.Listen, cfg.SIP.TLSListen, cfg.Web.Listen = "127.0.0.1:0", "", "127.0.0.1:0"
 	cfg.Mediation.Listen = "127.0.0.1:0"
 	cfg.Attendant.Listen = "127.0.0.1:0"
+	cfg.Announcement.Listen = "127.0.0.1:0"
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for i, demo := range []bool{true, false, true} {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -229,6 +229,8 @@ mediation:
   gateways: [%s]
 attendant:
   listen: 127.0.0.1:0
+announcement:
+  listen: 127.0.0.1:0
 database:
   dsn: ""
 log:

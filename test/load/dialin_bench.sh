@@ -66,6 +66,8 @@ cat >"$WORK/parley.yaml" <<-CFG
 	  listen: 127.0.0.1:$MED_PORT
 	attendant:
 	  listen: 127.0.0.1:0
+	announcement:
+	  listen: 127.0.0.1:0
 	database:
 	  dsn: ""
 	log:
