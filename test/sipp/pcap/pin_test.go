@@ -1,0 +1,147 @@
+package pcap
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestPINFilesAreCurrent fails when a file of the leader's path differs
+// from what PINFiles makes (or, with -update, rewrites it), and when a
+// capture is committed under PINDir that PINFiles no longer makes.
+func TestPINFilesAreCurrent(t *testing.T) {
+	files, err := PINFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := ".." // test/sipp
+	for name, want := range files {
+		p := filepath.Join(root, name)
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, want, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is missing or stale (%v): run go test ./test/sipp/pcap -update", p, err)
+		}
+	}
+	committed, _ := filepath.Glob(filepath.Join(root, PINDir, "*.pcap"))
+	for _, p := range committed {
+		rel, _ := filepath.Rel(root, p)
+		if _, ok := files[filepath.ToSlash(rel)]; !ok {
+			t.Errorf("%s is not made by this package any more: remove it", p)
+		}
+	}
+}
+
+// TestPINCallSequence plays, in a leader's call's order, a conference ID
+// from the call scenario's captures and then every attempt, and checks
+// the keys typed and that sequence numbers and timestamps keep rising
+// from one capture to the next.
+func TestPINCallSequence(t *testing.T) {
+	if last := wrongSlot + WrongAttempts*(len(WrongID)+1); last > pinSlot {
+		t.Fatalf("the PIN slots start at %d, inside the call scenario's (up to %d)", pinSlot, last)
+	}
+	if n := len(pinAttemptKeys(1, RightPIN)); n > pinSlotsPerAttempt {
+		t.Fatalf("an attempt of %d keys does not fit %d slots", n, pinSlotsPerAttempt)
+	}
+	calls, err := Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins, err := PINFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"wrong", "right"} {
+		t.Run(kind, func(t *testing.T) {
+			var all []event
+			var typed []byte
+			play := func(b []byte) {
+				evs := readCapture(t, b)
+				typed = append(typed, presses(t, evs)...)
+				all = append(all, evs...)
+			}
+			for i, k := range []byte("7654321") {
+				play(calls[slotName(confIDSlot+i, k)])
+			}
+			play(calls[slotName(confIDPound, '#')])
+			for n := 1; n <= PINAttempts; n++ {
+				play(pins[pinName(kind, n)])
+			}
+			pin := pinKinds[kind]
+			want := "7654321#*" + strings.Repeat(PINExtension+"#"+pin+"#", PINAttempts)
+			if string(typed) != want {
+				t.Errorf("typed %q, want %q", typed, want)
+			}
+			for i := 1; i < len(all); i++ {
+				if all[i].seq <= all[i-1].seq || all[i].ts < all[i-1].ts {
+					t.Fatalf("packet %d: sequence %d after %d, timestamp %d after %d",
+						i, all[i].seq, all[i-1].seq, all[i].ts, all[i-1].ts)
+				}
+			}
+		})
+	}
+}
+
+// TestPINScenarioPlans checks which captures each plan of the scenario
+// plays: for -key pinkind K -key attempts N, the captures of K for
+// attempts 1 to N and no others, and each attempt's pause with them.
+func TestPINScenarioPlans(t *testing.T) {
+	s := pinScenario()
+	ereg := regexp.MustCompile(`<ereg regexp="([^"]+)" search_in="var" variable="plan" assign_to="([a-z]+\d)"/>`)
+	play := regexp.MustCompile(`<nop condexec="([a-z]+\d)"><action><exec play_pcap_audio="([^"]+)"/>`)
+	pause := regexp.MustCompile(`<pause milliseconds="\d+" condexec="(a\d)"/>`)
+	flags := map[string]*regexp.Regexp{}
+	for _, m := range ereg.FindAllStringSubmatch(s, -1) {
+		flags[m[2]] = regexp.MustCompile(m[1])
+	}
+	if len(flags) != 3*PINAttempts {
+		t.Fatalf("%d plan flags, want %d", len(flags), 3*PINAttempts)
+	}
+	plays := play.FindAllStringSubmatch(s, -1)
+	pauses := pause.FindAllStringSubmatch(s, -1)
+	for _, kind := range []string{"wrong", "right"} {
+		for n := 1; n <= PINAttempts; n++ {
+			plan := kind + string(rune('0'+n))
+			var got []string
+			for _, m := range plays {
+				if re := flags[m[1]]; re != nil && re.MatchString(plan) {
+					got = append(got, m[2])
+				}
+			}
+			var want []string
+			for i := 1; i <= n; i++ {
+				want = append(want, pinName(kind, i))
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("plan %s plays %v, want %v", plan, got, want)
+			}
+			waits := 0
+			for _, m := range pauses {
+				if flags[m[1]].MatchString(plan) {
+					waits++
+				}
+			}
+			if waits != n {
+				t.Errorf("plan %s waits after %d attempts, want %d", plan, waits, n)
+			}
+		}
+	}
+	for _, bad := range []string{"wrong0", "wrong4", "other1", ""} {
+		for f, re := range flags {
+			if re.MatchString(bad) {
+				t.Errorf("plan %q sets %s", bad, f)
+			}
+		}
+	}
+}
