@@ -37,9 +37,9 @@ func TestDialInPresenterMute(t *testing.T) {
 
 	const phoneHz = 1900
 	work := t.TempDir()
-	phone := startBaresipWith(t, "+12065550199", srv.mediation, "unused", longTone(t, work, "phone", phoneHz, 120, "0.5"),
+	phone := startBaresipWith(t, "+12065550199", srv.mediation, "unused", longTone(t, work, "phone", phoneHz, "0.5"),
 		baresipOptions{NoRegister: true})
-	alice := startBaresip(t, "alice", srv.run.SIPUDP, dialInAlice.password, longTone(t, work, "alice", 700, 120, "0"))
+	alice := startBaresip(t, "alice", srv.run.SIPUDP, dialInAlice.password, longTone(t, work, "alice", 700, "0"))
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	alice.waitRegistered(ctx, t)

@@ -16,13 +16,17 @@ import (
 // the Focus mutes him at the A/V MCU, so that alice stops hearing him, and
 // has the MCU tell him "You are muted" on his leg only.
 
-// longTone writes seconds of a sine at hz Hz (silence at amplitude 0) as
-// 8 kHz mono 16-bit WAV: the dial-in takes longer than makeTone's 30 s.
-func longTone(t *testing.T, dir, name string, hz int, seconds int, vol string) string {
+// longToneSeconds is how long longTone's sine lasts: the dial-in takes
+// longer than makeTone's 30 s.
+const longToneSeconds = 120
+
+// longTone writes longToneSeconds of a sine at hz Hz (silence at
+// amplitude 0) as 8 kHz mono 16-bit WAV.
+func longTone(t *testing.T, dir, name string, hz int, vol string) string {
 	t.Helper()
 	path := filepath.Join(dir, name+".wav")
 	out, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-		path, "synth", strconv.Itoa(seconds), "sine", strconv.Itoa(hz), "vol", vol).CombinedOutput()
+		path, "synth", strconv.Itoa(longToneSeconds), "sine", strconv.Itoa(hz), "vol", vol).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sox: %v\n%s", err, out)
 	}
@@ -47,11 +51,11 @@ func TestInCallMuteKey(t *testing.T) {
 
 	const phoneHz = 1900
 	work := t.TempDir()
-	phone := startBaresipWith(t, "+12065550199", srv.mediation, "unused", longTone(t, work, "phone", phoneHz, 120, "0.5"),
+	phone := startBaresipWith(t, "+12065550199", srv.mediation, "unused", longTone(t, work, "phone", phoneHz, "0.5"),
 		baresipOptions{NoRegister: true})
 	// alice says nothing, so that the phone's recording holds the prompt
 	// alone.
-	alice := startBaresip(t, "alice", srv.run.SIPUDP, dialInAlice.password, longTone(t, work, "alice", 700, 120, "0"))
+	alice := startBaresip(t, "alice", srv.run.SIPUDP, dialInAlice.password, longTone(t, work, "alice", 700, "0"))
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	alice.waitRegistered(ctx, t)
