@@ -137,6 +137,11 @@ type baresipOptions struct {
 	// NoRegister never registers: a "PSTN phone" that calls a gateway
 	// port directly, with name as its number.
 	NoRegister bool
+	// Domain, when set, makes the account sip:NAME@Domain with the
+	// server as its outbound proxy (RFC 3261 §8.1.2), as an enterprise
+	// phone is set up: every request, to any domain URI, goes through
+	// Parley.
+	Domain string
 }
 
 // startBaresipWith is startBaresip with options.
@@ -192,6 +197,10 @@ func startBaresipWith(t *testing.T, name, server, password, sourceWAV string, op
 	}
 	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;regint=%d;answermode=%s;audio_codecs=PCMU;ptime=20%s\n",
 		name, server, password, regint, answer, enc)
+	if opts.Domain != "" {
+		account = fmt.Sprintf("<sip:%s@%s>;outbound=\"sip:%s;transport=udp\";auth_pass=%s;regint=%d;answermode=%s;audio_codecs=PCMU;ptime=20%s\n",
+			name, opts.Domain, server, password, regint, answer, enc)
+	}
 	files := map[string]string{
 		"config":   config,
 		"accounts": account,
