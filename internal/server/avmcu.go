@@ -112,13 +112,25 @@ func (s *sipServer) serveMCUInvite(req *sip.Request, tx sip.ServerTransaction) {
 // contact is the Contact the MCU answers with: this server's listen
 // address for the transport the request came on.
 func (s *sipServer) contact(transport string) sip.ContactHeader {
+	return s.contactAs("avmcu", transport)
+}
+
+// focusContact is the Focus's Contact, in the same form.
+func (s *sipServer) focusContact(transport string) sip.ContactHeader {
+	return s.contactAs("focus", transport)
+}
+
+// contactAs is a Contact at this server's listen address for transport,
+// with user naming the role (in-dialog requests are matched by dialog,
+// the user part only tells a reader whose dialog it is).
+func (s *sipServer) contactAs(user, transport string) sip.ContactHeader {
 	addr := s.listenAddrs[strings.ToLower(transport)]
 	if addr == "" {
 		addr = s.listenAddrs["udp"]
 	}
 	host, port, _ := net.SplitHostPort(addr)
 	p, _ := strconv.Atoi(port)
-	u := sip.Uri{Scheme: "sip", User: "avmcu", Host: host, Port: p, UriParams: sip.NewParams()}
+	u := sip.Uri{Scheme: "sip", User: user, Host: host, Port: p, UriParams: sip.NewParams()}
 	if transport != "" && transport != "udp" {
 		u.UriParams.Add("transport", transport)
 	}

@@ -36,7 +36,7 @@ const anonymousFrom = "anonymous.invalid"
 func newFocus(s *sipServer, db meetingDB, factory *mcufactory.Factory, roles roleAuth, hostname string, log *slog.Logger) (*focus.Focus, error) {
 	return focus.New(focus.Config{
 		Hostname:      hostname,
-		Contact:       s.contact,
+		Contact:       s.focusContact,
 		Client:        s.client,
 		Meetings:      db,
 		Directory:     db,

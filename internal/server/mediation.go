@@ -151,6 +151,13 @@ func (s *sipServer) trustMediation(next func(ctx context.Context, req *sip.Reque
 			return next(ctx, req, source)
 		}
 		service, host, err := trust.Verify(s.trustKey, req, time.Now())
+		if err == nil && service != serviceMediation && !outOfDialog(req) && s.isDeploymentHost(ctx, host) {
+			// A trusted role's request in a dialog of a role that is gone
+			// (the Conference Announcement Service unsubscribing from a
+			// Focus that just deactivated): no such dialog, not an attack.
+			s.log.DebugContext(ctx, "signed request for a dialog that is gone", "service", service, "method", req.Method)
+			return "", sipx.Reject(req, 481, "Call/Transaction Does Not Exist", s.hostname, "the dialog has ended")
+		}
 		if err == nil && service != serviceMediation {
 			err = fmt.Errorf("service %s may not place calls", service)
 		}

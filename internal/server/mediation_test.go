@@ -50,6 +50,7 @@ func TestTrustMediation(t *testing.T) {
 		name       string
 		signer     *trust.Signer
 		tamper     bool
+		inDialog   bool
 		wantUser   string
 		wantCode   int
 		wantDigest bool
@@ -58,6 +59,8 @@ func TestTrustMediation(t *testing.T) {
 		{name: "signed by another server", signer: &trust.Signer{Key: key, Service: "mediation", Host: "fe2.parley.test"}, wantUser: "sip:+12065550199@parley.test"},
 		{name: "unsigned", wantCode: 407, wantDigest: true},
 		{name: "another service", signer: &trust.Signer{Key: key, Service: directory.ServiceAttendant, Host: "pool.parley.test"}, wantCode: 403},
+		{name: "another service in a dialog that is gone", signer: &trust.Signer{Key: key, Service: directory.ServiceAnnouncement, Host: "pool.parley.test"}, inDialog: true, wantCode: 481},
+		{name: "another service in a dialog, unknown host", signer: &trust.Signer{Key: key, Service: directory.ServiceAnnouncement, Host: "evil.example"}, inDialog: true, wantCode: 403},
 		{name: "unknown host", signer: &trust.Signer{Key: key, Service: "mediation", Host: "evil.example"}, wantCode: 403},
 		{name: "wrong key", signer: &trust.Signer{Key: []byte("fedcba9876543210fedcba9876543210"), Service: "mediation", Host: "pool.parley.test"}, wantCode: 403},
 		{name: "body changed after signing", signer: &trust.Signer{Key: key, Service: "mediation", Host: "pool.parley.test"}, tamper: true, wantCode: 403},
@@ -67,6 +70,9 @@ func TestTrustMediation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			digestCalled = false
 			req := invite()
+			if tc.inDialog {
+				req.To().Params.Add("tag", "focus-1")
+			}
 			if tc.signer != nil {
 				if err := tc.signer.Sign(req); err != nil {
 					t.Fatal(err)

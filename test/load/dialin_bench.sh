@@ -109,7 +109,10 @@ cores=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v w0="$w0" -v w1="$w1" 'BEGIN { 
 echo "server: ${cores} cores on average over the run, ${pss} MiB PSS at the end"
 if grep -Eq 'level=(ERROR|WARN)' "$WORK/parley.log"; then
 	echo "server warnings and errors (first 20):"
-	grep -E 'level=(ERROR|WARN)' "$WORK/parley.log" | head -20
+	# (awk reads to the end: head would end grep early, and pipefail
+	# would make that the script's failure.)
+	grep -E 'level=(ERROR|WARN)' "$WORK/parley.log" | awk 'NR <= 20'
+	echo "($(grep -cE 'level=(ERROR|WARN)' "$WORK/parley.log") in all)"
 fi
 line=$(grep '^RESULT' "$WORK/result.txt" || true)
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
