@@ -202,24 +202,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.srv.OnAck(s.serveACK)
 	s.srv.OnBye(s.serveBYE)
 	s.srv.OnNotify(s.serveNOTIFY)
-	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
-		// The INVITE is answered at once; a CANCEL that finds it
-		// unanswered makes sipgo answer it 487.
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	s.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-		res.AppendHeader(sip.NewHeader("Allow", allowed))
-		_ = tx.Respond(res)
-	})
-	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
-		if req.IsAck() {
-			return
-		}
-		res := sipx.Reject(req, 405, "Method Not Allowed", s.cfg.Hostname, "the announcement service takes "+allowed)
-		res.AppendHeader(sip.NewHeader("Allow", allowed))
-		_ = tx.Respond(res)
-	})
+	sipx.AnswerBasics(s.srv, s.cfg.Hostname, "the announcement service", allowed)
 	return s, nil
 }
 

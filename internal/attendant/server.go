@@ -195,24 +195,7 @@ func NewServer(cfg ServerConfig, numbers AccessNumbers, backend Backend, confs C
 	s.srv.OnAck(s.serveACK)
 	s.srv.OnBye(s.serveBYE)
 	s.srv.OnNotify(s.serveNOTIFY)
-	s.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
-		// sipgo answers the INVITE 487 itself; we answer quickly enough
-		// that a CANCEL rarely finds one.
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	s.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-		res.AppendHeader(sip.NewHeader("Allow", allowed))
-		_ = tx.Respond(res)
-	})
-	s.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
-		if req.IsAck() {
-			return
-		}
-		res := sipx.Reject(req, 405, "Method Not Allowed", s.cfg.Hostname, "the attendant takes "+allowed)
-		res.AppendHeader(sip.NewHeader("Allow", allowed))
-		_ = tx.Respond(res)
-	})
+	sipx.AnswerBasics(s.srv, s.cfg.Hostname, "the attendant", allowed)
 	return s, nil
 }
 
