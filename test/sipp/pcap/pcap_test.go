@@ -15,13 +15,32 @@ import (
 var update = flag.Bool("update", false, "rewrite the captures and scenarios in test/sipp")
 
 // TestCommittedFilesAreCurrent fails when a file under test/sipp differs
-// from what Files makes (or, with -update, rewrites it), and when a
-// capture is committed that Files no longer makes.
+// from what its generator makes (or, with -update, rewrites it), and when
+// a capture is committed in a generator's directory that it no longer
+// makes: Files (the dial-in scenarios) and PINFiles (the leader's path).
 func TestCommittedFilesAreCurrent(t *testing.T) {
-	files, err := Files()
-	if err != nil {
-		t.Fatal(err)
+	for _, g := range []struct {
+		name  string
+		dir   string
+		files func() (map[string][]byte, error)
+	}{
+		{"Files", Dir, Files},
+		{"PINFiles", PINDir, PINFiles},
+	} {
+		t.Run(g.name, func(t *testing.T) {
+			files, err := g.files()
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCommitted(t, files, g.dir)
+		})
 	}
+}
+
+// checkCommitted compares (or, with -update, writes) the files a generator
+// makes with those under test/sipp, and finds stale captures in dir.
+func checkCommitted(t *testing.T, files map[string][]byte, dir string) {
+	t.Helper()
 	root := ".." // test/sipp
 	for name, want := range files {
 		p := filepath.Join(root, name)
@@ -39,7 +58,7 @@ func TestCommittedFilesAreCurrent(t *testing.T) {
 			t.Errorf("%s is missing or stale (%v): run go test ./test/sipp/pcap -update", p, err)
 		}
 	}
-	committed, _ := filepath.Glob(filepath.Join(root, Dir, "*.pcap"))
+	committed, _ := filepath.Glob(filepath.Join(root, dir, "*.pcap"))
 	for _, p := range committed {
 		rel, _ := filepath.Rel(root, p)
 		if _, ok := files[filepath.ToSlash(rel)]; !ok {

@@ -1,47 +1,10 @@
 package pcap
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
-
-// TestPINFilesAreCurrent fails when a file of the leader's path differs
-// from what PINFiles makes (or, with -update, rewrites it), and when a
-// capture is committed under PINDir that PINFiles no longer makes.
-func TestPINFilesAreCurrent(t *testing.T) {
-	files, err := PINFiles()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := ".." // test/sipp
-	for name, want := range files {
-		p := filepath.Join(root, name)
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(p)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s is missing or stale (%v): run go test ./test/sipp/pcap -update", p, err)
-		}
-	}
-	committed, _ := filepath.Glob(filepath.Join(root, PINDir, "*.pcap"))
-	for _, p := range committed {
-		rel, _ := filepath.Rel(root, p)
-		if _, ok := files[filepath.ToSlash(rel)]; !ok {
-			t.Errorf("%s is not made by this package any more: remove it", p)
-		}
-	}
-}
 
 // TestPINCallSequence plays, in a leader's call's order, a conference ID
 // from the call scenario's captures and then every attempt, and checks
