@@ -43,6 +43,10 @@ type admission struct {
 	// mcu gets the A/V MCU's answer to the addUser that lets the
 	// participant into the audio.
 	mcu chan error
+	// chat is closed when the chat MCU has been told of him (a client)
+	// or, at an activation, allocated; nil when there is nothing to wait
+	// for.
+	chat <-chan struct{}
 }
 
 // join admits a joiner or says why not. On the conference goroutine.
@@ -114,7 +118,8 @@ func (c *conference) join(j *joiner) admission {
 		p.DialIn = j.dialIn
 	}
 	c.lastJoin = now
-	if !c.activated {
+	activating := !c.activated
+	if activating {
 		c.activated, c.activatedAt = true, now
 		if c.enterprise == 0 {
 			c.noEnterpriseSince = now
@@ -124,10 +129,19 @@ func (c *conference) join(j *joiner) admission {
 	}
 	ch := make(chan error, 1)
 	entity, r, d := p.Entity, p.Role, j.dialIn
-	c.io.submit(func() { ch <- c.mcuAddUserAt(entity, r, d) })
+	c.io.submit(func() { ch <- c.mcuAddUser(c.av, entity, r, d) })
+	var chat <-chan struct{}
+	switch {
+	case j.dialog != nil:
+		p.ChatAllowed = true
+		chat = c.chatAdd(entity, r)
+	case activating:
+		// The meeting's MCUs come with its activation, whoever starts it.
+		chat = c.chatEnsure()
+	}
 	c.publish(c.userDoc(p))
 	c.log.Debug("participant joined", "user", p.Entity, "role", p.Role)
-	return admission{entity: p.Entity, role: p.Role, display: p.DisplayName, mcu: ch}
+	return admission{entity: p.Entity, role: p.Role, display: p.DisplayName, mcu: ch, chat: chat}
 }
 
 // roleFor is the role a joiner gets (seed 003, "User Roles" and "Meeting
@@ -398,6 +412,7 @@ func (f *Focus) AddDialInUser(ctx context.Context, focusURI string, in DialIn) (
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+	awaitChat(ctx, adm.chat)
 	return adm.entity, nil
 }
 

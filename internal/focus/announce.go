@@ -43,13 +43,13 @@ func (c *conference) announcePrompts(p *participant, keys ...prompts.Key) {
 func (c *conference) announce(cmd *c3p.PlayAnnouncement) {
 	c.io.submit(func() {
 		mcus := c.f.cfg.MCUs
-		if mcus == nil || c.ioMCU.URL == "" {
+		if mcus == nil || c.av.state.URL == "" {
 			// No MCU, no legs to play to.
 			return
 		}
 		ctx, cancel := c.mcuContext()
 		defer cancel()
-		res, err := mcus.Command(ctx, c.ioMCU.URL, cmd)
+		res, err := mcus.Command(ctx, c.av.state.URL, cmd)
 		if err := mcuOutcome(res, err); err != nil {
 			c.log.Debug("announcement not played", "user", cmd.Keys.UserEntity, "err", err)
 		}

@@ -39,6 +39,7 @@ func (f *Focus) AddAudioUser(ctx context.Context, focusURI, user string) error {
 			})
 			return err
 		}
+		awaitChat(ctx, adm.chat)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

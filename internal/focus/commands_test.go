@@ -277,7 +277,8 @@ func TestCommandDeleteConference(t *testing.T) {
 }
 
 // checkEnded checks what a deactivation leaves: the subscriber's last
-// notification, the meeting inactive, the MCU released, the state deleted.
+// notification, the meeting inactive, the MCUs released, the state
+// deleted.
 func checkEnded(t *testing.T, h *harness, conference string, watch *sub) {
 	t.Helper()
 	eventually(t, "the end of the meeting", func() bool { return len(h.f().Active()) == 0 })
@@ -296,10 +297,12 @@ func checkEnded(t *testing.T, h *harness, conference string, watch *sub) {
 	_, _, key, _ := c3p.ParseConferenceURI(conference)
 	org, _, _, _ := c3p.ParseConferenceURI(conference)
 	eventually(t, "the meeting marked inactive", func() bool { return !h.meeting(org, key).Active })
-	eventually(t, "the MCU released", func() bool {
-		log := h.mcus.log()
-		return len(log) > 0 && log[len(log)-1] == "deleteConference" && slices.Contains(h.mcus.releasedList(), conference)
-	})
+	for _, typ := range []string{av, chat} {
+		eventually(t, "the "+typ+" MCU released", func() bool {
+			log := h.mcus.logOf(typ)
+			return len(log) > 0 && log[len(log)-1] == "deleteConference" && slices.Contains(h.mcus.releasedOf(typ), conference)
+		})
+	}
 	eventually(t, "the state deleted", func() bool { return !h.states.has(conference) })
 }
 

@@ -27,6 +27,11 @@ type conference struct {
 
 	io      *worker
 	persist *persister
+	// av and chat are the meeting's MCUs (mcu.go). The A/V MCU's worker
+	// is io, which also writes the meeting store: the store's activation
+	// comes before the first addUser. The chat MCU has a worker of its
+	// own, so that group IM never holds up the audio.
+	av, chat *mcuLink
 
 	// ending is set, under f.mu, when deactivation starts: new joins
 	// wait for done and then activate the meeting afresh.
@@ -57,20 +62,10 @@ type conference struct {
 	noEnterpriseSince time.Time
 	lastJoin          time.Time
 	activatedAt       time.Time
-	mcu               mcuState
-	// ioMCU is the MCU as the io worker knows it; only the worker
-	// touches it.
-	ioMCU    mcuState
-	full     *splitDoc // the full document at version, cached
-	stopping bool
-	timer    Timer
-	timerAt  time.Time
-}
-
-// mcuState is the conference's A/V MCU, as the conference knows it.
-type mcuState struct {
-	URL string `json:"url,omitempty"`
-	URI string `json:"uri,omitempty"`
+	full              *splitDoc // the full document at version, cached
+	stopping          bool
+	timer             Timer
+	timerAt           time.Time
 }
 
 // cmdQueue is how many posted closures may wait for the conference.
@@ -90,6 +85,8 @@ func newConference(f *Focus, uri, organizer, key string) *conference {
 		maxSize:      f.cfg.DefaultMaxSize,
 	}
 	c.io = newWorker()
+	c.av = &mcuLink{typ: c3p.MCUTypeAudioVideo, media: "audio", io: c.io}
+	c.chat = &mcuLink{typ: c3p.MCUTypeChat, media: sessionChat, optional: true, io: newWorker()}
 	c.persist = newPersister(c)
 	return c
 }
@@ -98,7 +95,25 @@ func newConference(f *Focus, uri, organizer, key string) *conference {
 func (c *conference) start() {
 	c.f.spawn(c.run)
 	c.f.spawn(c.io.run)
+	c.f.spawn(c.chat.io.run)
 	c.f.spawn(c.persist.run)
+}
+
+// closeIO lets the MCU workers finish what is queued and stop.
+func (c *conference) closeIO() {
+	c.io.close()
+	c.chat.io.close()
+}
+
+// ioStopped waits until the MCU workers have stopped, or ctx is done.
+func (c *conference) ioStopped(ctx context.Context) {
+	for _, w := range []*worker{c.io, c.chat.io} {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // run executes posted closures until the conference stops.
@@ -240,7 +255,7 @@ func (c *conference) remove(p *participant, why string) {
 		c.countEnterprise(-1)
 	}
 	c.publish(c.removedDoc(p.Entity))
-	c.io.submit(func() { c.mcuDeleteUser(p.Entity) })
+	c.mcuForget(p)
 	for _, s := range c.subs {
 		if s.user != "" && s.user == p.Entity {
 			c.endSubscription(s, "rejected", nil)
@@ -289,15 +304,16 @@ func (c *conference) deactivate(why string) {
 	c.f.byeAll(byes)
 
 	activated := c.activated
+	c.chat.io.submit(func() { c.mcuEnd(c.chat) })
 	c.io.submit(func() {
-		c.mcuEnd()
+		c.mcuEnd(c.av)
 		if activated {
 			c.markInactive()
 		}
 	})
-	c.io.close()
+	c.closeIO()
 	c.f.spawn(func() {
-		<-c.io.done
+		c.ioStopped(context.Background())
 		c.persist.finish(true)
 		c.f.forget(c)
 		close(c.done)
@@ -315,9 +331,9 @@ func (c *conference) abandon() {
 	c.f.mu.Lock()
 	c.ending = true
 	c.f.mu.Unlock()
-	c.io.close()
+	c.closeIO()
 	c.f.spawn(func() {
-		<-c.io.done
+		c.ioStopped(context.Background())
 		c.persist.finish(false)
 		c.f.forget(c)
 		close(c.done)
@@ -346,11 +362,8 @@ func (c *conference) shutdown(ctx context.Context) {
 		}
 		return
 	}
-	c.io.close()
-	select {
-	case <-c.io.done:
-	case <-ctx.Done():
-	}
+	c.closeIO()
+	c.ioStopped(ctx)
 	c.persist.finishWith(snap)
 	c.f.forget(c)
 	close(c.done)
@@ -413,10 +426,15 @@ func (c *conference) markActive(at time.Time) {
 	}
 }
 
-// mcuURIs are the conference's MCU URIs for conf-uris.
+// mcuURIs are the conference's MCU URIs for conf-uris, each with its
+// type as purpose: SIPE joins group IM at the entry whose purpose is
+// "chat" (sipe-conf.c, sipe_process_conference).
 func (c *conference) mcuURIs() []c3p.URIEntry {
-	if c.mcu.URI == "" {
-		return nil
+	var out []c3p.URIEntry
+	for _, l := range c.mcuLinks() {
+		if l.known.URI != "" {
+			out = append(out, c3p.URIEntry{URI: l.known.URI, Purpose: l.typ})
+		}
 	}
-	return []c3p.URIEntry{{URI: c.mcu.URI, Purpose: c3p.MCUTypeAudioVideo}}
+	return out
 }

@@ -17,11 +17,15 @@ import (
 // conference-state when the count or the lock changed; the conference
 // view when the lock or the MCUs changed.
 //
-// What SIPE reads (protocols.md §1.6) is all here: conference-info@entity,
-// the subject, conf-uris with their purposes, the organizer's display
-// name, pstn-access/id, users with their roles and endpoints (session-type
-// audio-video, status connected, media with id, type and status), and
-// entity-view/entity-state/locked.
+// What SIPE reads (protocols.md §1.6; sipe-conf.c, sipe_process_conference)
+// is all here: conference-info@entity, the subject, conf-uris with their
+// purposes (the chat MCU's URI is the entry whose purpose is "chat"), the
+// organizer's display name, pstn-access/id, users with their roles and
+// endpoints (a user is in the chat while he has an endpoint of
+// session-type chat with status connected; audio-video ones carry media
+// with id, type and status), and the lock, which SIPE takes from the
+// entity-state/locked of the entity-view whose entity-state/media/entry/
+// type is "chat".
 
 // Endpoint session types. RFC 4575 leaves them open; OCS names an
 // endpoint after the MCU it connects to, and the focus dialog after the
@@ -29,6 +33,7 @@ import (
 const (
 	sessionFocus      = "focus"
 	sessionAudioVideo = c3p.MCUTypeAudioVideo
+	sessionChat       = c3p.MCUTypeChat
 )
 
 // RFC 4575 §5.7.1 endpoint status values used here.
@@ -164,12 +169,18 @@ func (c *conference) conferenceState(withLock bool) *c3p.ConferenceState {
 // view is msci:conference-view: one entity-view per conference entity,
 // the focus and each MCU, with its entity-state. SIPE reads the lock from
 // the entity-state of the view whose media entry type is chat (the IM
-// MCU, later); the others carry it too.
-func (c *conference) view() *c3p.ConferenceView {
+// MCU); the others carry it too. gone are MCU URIs the meeting lost, whose
+// views a partial document deletes.
+func (c *conference) view(gone ...string) *c3p.ConferenceView {
 	v := &c3p.ConferenceView{}
 	v.EntityViews = append(v.EntityViews, c.entityView(c.uri, ""))
-	if c.mcu.URI != "" {
-		v.EntityViews = append(v.EntityViews, c.entityView(c.mcu.URI, "audio"))
+	for _, l := range c.mcuLinks() {
+		if l.known.URI != "" {
+			v.EntityViews = append(v.EntityViews, c.entityView(l.known.URI, l.media))
+		}
+	}
+	for _, uri := range gone {
+		v.EntityViews = append(v.EntityViews, c3p.EntityView{Entity: uri, State: c3p.StateDeleted})
 	}
 	return v
 }
@@ -205,6 +216,14 @@ func (c *conference) userElement(p *participant) c3p.User {
 	}
 	if p.DialIn != nil && len(p.Legs) == 0 {
 		u.Endpoints = append(u.Endpoints, c.audioEndpoint(p, p.DialIn.Endpoint, statusDialingIn))
+	}
+	for _, s := range p.Chats {
+		// What SIPE needs to list him in the chat: session-type chat and
+		// status connected. The IM MCU carries no media to describe.
+		u.Endpoints = append(u.Endpoints, c3p.Endpoint{
+			Entity: s.Endpoint, SessionType: sessionChat,
+			Status: statusConnected, JoiningMethod: c3p.JoiningDialedIn,
+		})
 	}
 	return u
 }
@@ -277,9 +296,10 @@ func (c *conference) lockDoc() *c3p.ConferenceInfo {
 	return &c3p.ConferenceInfo{Entity: c.uri, State: c3p.StatePartial, ConferenceState: c.conferenceState(true), View: v}
 }
 
-// mcuDoc is the partial document of a new MCU: conf-uris and the view.
-func (c *conference) mcuDoc() *c3p.ConferenceInfo {
-	v := c.view()
+// mcuDoc is the partial document of a new or lost MCU: conf-uris and the
+// view, with the views of the MCUs gone deleted.
+func (c *conference) mcuDoc(gone ...string) *c3p.ConferenceInfo {
+	v := c.view(gone...)
 	v.State = c3p.StatePartial
 	return &c3p.ConferenceInfo{Entity: c.uri, State: c3p.StatePartial, Description: c.description(), View: v}
 }

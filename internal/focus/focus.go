@@ -34,9 +34,11 @@ type Directory interface {
 // step 1: the Focus "requests the Conferencing Server Factory [...] to
 // assign an A/V Conferencing Server to the meeting").
 type MCUs interface {
-	// Allocate returns the MCU of the given type (c3p.MCUTypeAudioVideo)
-	// serving conference (its focus URI): mcuURL is where Command reaches
-	// it, mcuURI the conference's URI on it, which clients INVITE.
+	// Allocate returns the MCU of the given type (c3p.MCUTypeAudioVideo,
+	// c3p.MCUTypeChat) serving conference (its focus URI): mcuURL is
+	// where Command reaches it, mcuURI the conference's URI on it, which
+	// clients INVITE. An error for the chat type (the pool has no IM
+	// Conferencing Server) leaves the meeting without group IM.
 	Allocate(ctx context.Context, conference, mcuType string) (mcuURL, mcuURI string, err error)
 	// Command sends a C3P command to an MCU and returns its response.
 	Command(ctx context.Context, mcuURL string, cmd c3p.Command) (*c3p.Response, error)
@@ -83,7 +85,7 @@ type Config struct {
 	Meetings  Meetings
 	Directory Directory
 	// MCUs drives the conferencing servers; nil runs meetings without
-	// audio (the roster and the controls still work).
+	// audio and group IM (the roster and the controls still work).
 	MCUs MCUs
 	// State persists the Focus state of active meetings; nil keeps it in
 	// memory only.

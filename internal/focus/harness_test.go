@@ -140,97 +140,6 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 }
 
-// mcuCall is one command the fake MCUs received.
-type mcuCall struct {
-	name string
-	user string // user entity, when the command has one
-	cmd  c3p.Command
-}
-
-// fakeMCUs is a Conferencing Server Factory with one A/V MCU that obeys.
-type fakeMCUs struct {
-	mu        sync.Mutex
-	calls     []mcuCall
-	allocated map[string]bool
-	released  []string
-	fail      map[string]bool // command names to refuse
-}
-
-const mcuURL = "https://fe.parley.test/avmcu"
-
-func newFakeMCUs() *fakeMCUs {
-	return &fakeMCUs{allocated: make(map[string]bool), fail: make(map[string]bool)}
-}
-
-func (m *fakeMCUs) Allocate(_ context.Context, conference, mcuType string) (string, string, error) {
-	org, _, key, _ := c3p.ParseConferenceURI(conference)
-	m.mu.Lock()
-	m.allocated[conference] = true
-	m.mu.Unlock()
-	return mcuURL, c3p.ConferenceURI(org, mcuType, key), nil
-}
-
-func (m *fakeMCUs) Command(_ context.Context, _ string, cmd c3p.Command) (*c3p.Response, error) {
-	call := mcuCall{name: cmd.CommandName(), cmd: cmd}
-	switch c := cmd.(type) {
-	case *c3p.AddUser:
-		call.user = c.User.Entity
-	case *c3p.DeleteUser:
-		call.user = c.Keys.UserEntity
-	case *c3p.ModifyEndpointMedia:
-		call.user = c.Keys.UserEntity
-	case *c3p.PlayAnnouncement:
-		call.user = c.Keys.UserEntity
-	}
-	m.mu.Lock()
-	m.calls = append(m.calls, call)
-	fail := m.fail[call.name]
-	m.mu.Unlock()
-	h := c3p.Header{Version: c3p.Version, RequestID: 1, From: "focus", To: mcuURL}
-	if fail {
-		return c3p.NewFailure(h, call.name, "userDoesNotExist", 0).Response, nil
-	}
-	return c3p.NewResponse(h, c3p.CodeSuccess, cmd), nil
-}
-
-func (m *fakeMCUs) Release(conference, _ string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.allocated, conference)
-	m.released = append(m.released, conference)
-}
-
-// log returns the commands so far as "name user" lines.
-func (m *fakeMCUs) log() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]string, 0, len(m.calls))
-	for _, c := range m.calls {
-		out = append(out, strings.TrimSpace(c.name+" "+c.user))
-	}
-	return out
-}
-
-// commands returns the commands so far.
-func (m *fakeMCUs) commands() []mcuCall {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]mcuCall(nil), m.calls...)
-}
-
-// releasedList returns the conferences released so far.
-func (m *fakeMCUs) releasedList() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]string(nil), m.released...)
-}
-
-func (m *fakeMCUs) setFail(name string, fail bool) {
-	m.mu.Lock()
-	m.fail[name] = fail
-	m.mu.Unlock()
-}
-
 // memStates is a StateStore in memory.
 type memStates struct {
 	mu    sync.Mutex
@@ -283,12 +192,15 @@ type harness struct {
 	focus  atomic.Pointer[focus.Focus]
 	addr   string // the server's UDP and TCP address
 	log    *slog.Logger
+	// logged counts the Focus's log records by message.
+	logged *recorder
 }
 
 // newHarness starts a Focus; tweak adjusts its configuration.
 func newHarness(tb testing.TB, tweak ...func(*focus.Config)) *harness {
 	tb.Helper()
 	h := &harness{t: tb, clock: &fakeClock{now: t0}, mcus: newFakeMCUs(), states: newMemStates(), log: testLogger()}
+	h.logged = &recorder{Handler: h.log.Handler(), mu: new(sync.Mutex), n: make(map[string]int)}
 	h.db = seedStore(tb, h.log)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("parley-focus-test"),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(h.log)),
@@ -383,7 +295,7 @@ func newHarness(tb testing.TB, tweak ...func(*focus.Config)) *harness {
 // what its StateStore holds.
 func (h *harness) start() {
 	h.t.Helper()
-	f, err := focus.New(h.cfg, h.log)
+	f, err := focus.New(h.cfg, slog.New(h.logged))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -391,6 +303,36 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.focus.Store(f)
+}
+
+// recorder is a slog.Handler that counts the records it is given by
+// message, and passes them on.
+type recorder struct {
+	slog.Handler
+	mu *sync.Mutex
+	n  map[string]int
+}
+
+func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.n[rec.Message]++
+	r.mu.Unlock()
+	return r.Handler.Handle(ctx, rec)
+}
+
+func (r *recorder) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &recorder{Handler: r.Handler.WithAttrs(attrs), mu: r.mu, n: r.n}
+}
+
+func (r *recorder) WithGroup(name string) slog.Handler {
+	return &recorder{Handler: r.Handler.WithGroup(name), mu: r.mu, n: r.n}
+}
+
+// count is how many records with a message were logged.
+func (r *recorder) count(msg string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n[msg]
 }
 
 // restart stops the Focus as a server shutdown does and starts another on

@@ -138,14 +138,14 @@ func (c *conference) keysOK(confEntity string) *Refusal {
 	return nil
 }
 
-// mcuTargetOK checks a command's mcuUri: none, the focus, or this
-// conference's A/V MCU.
+// mcuTargetOK checks a command's mcuUri: none, the focus, or one of this
+// conference's MCUs.
 func (c *conference) mcuTargetOK(t c3p.MCUTarget) *Refusal {
 	if t.URI == "" {
 		return nil
 	}
 	org, svc, key, ok := c3p.ParseConferenceURI(t.URI)
-	if ok && c.f.canonical(org) == c.organizer && key == c.key && (svc == c3p.MCUTypeAudioVideo || svc == c3p.ServiceFocus) {
+	if ok && c.f.canonical(org) == c.organizer && key == c.key && (svc == c3p.ServiceFocus || c.mcuLink(svc) != nil) {
 		return nil
 	}
 	return refuse(ErrInvalid, 0, reasonMalformed, c3p.DiagInvalidMCUURI, "%s is not an MCU of this conference", t.URI)
@@ -153,7 +153,8 @@ func (c *conference) mcuTargetOK(t c3p.MCUTarget) *Refusal {
 
 // modifyLock locks or unlocks the meeting (OCS R2: "The Focus also
 // enables the organizer to lock a meeting so that no more participants
-// can enter"); the MCUs are told too.
+// can enter"); the MCUs are told too (R2 technical reference: the Focus
+// relays the command to all MCUs).
 func (c *conference) modifyLock(who *participant, cmd *c3p.ModifyConferenceLock) infoResult {
 	if r := mustControl(who, "lock the meeting"); r != nil {
 		return infoResult{refusal: r}
@@ -170,10 +171,12 @@ func (c *conference) modifyLock(who *participant, cmd *c3p.ModifyConferenceLock)
 	if c.locked != locked {
 		c.locked = locked
 		c.publish(c.lockDoc())
-		if c.mcu.URL != "" {
-			c.io.submit(func() {
-				_ = c.mcuCommand(&c3p.ModifyConferenceLock{Keys: &c3p.ConferenceKeys{ConfEntity: c.uri}, Locked: &locked})
-			})
+		for _, l := range c.mcuLinks() {
+			if l.known.URL != "" {
+				l.io.submit(func() {
+					_ = c.mcuCommand(l, &c3p.ModifyConferenceLock{Keys: &c3p.ConferenceKeys{ConfEntity: c.uri}, Locked: &locked})
+				})
+			}
 		}
 		c.log.Info("meeting lock changed", "locked", locked, "by", who.Entity)
 	}
@@ -212,16 +215,22 @@ func (c *conference) modifyRoles(who *participant, cmd *c3p.ModifyUserRoles) inf
 	if target.Role != role {
 		target.Role = role
 		entity := target.Entity
-		c.io.submit(func() { _ = c.mcuAddUser(entity, role) })
+		// The MCUs learn the new role as they learnt the first: by an
+		// addUser (a presenter is the chat's operator).
+		for _, l := range c.mcuLinks() {
+			if c.admits(l, target) {
+				l.io.submit(func() { _ = c.mcuAddUser(l, entity, role, nil) })
+			}
+		}
 		c.publish(c.userDoc(target))
 		c.log.Info("role changed", "user", target.Entity, "role", role, "by", who.Entity)
 	}
 	return infoResult{cmd: &c3p.ModifyUserRoles{Keys: cmd.Keys, Roles: []string{string(role)}}}
 }
 
-// deleteUser ejects a participant: his focus dialog gets a BYE, the A/V
-// MCU hangs up his audio, his subscriptions end. Anybody may remove
-// himself; presenters may remove anybody but the organizer.
+// deleteUser ejects a participant: his focus dialog gets a BYE, the MCUs
+// hang up his audio and his IM sessions, his subscriptions end. Anybody
+// may remove himself; presenters may remove anybody but the organizer.
 func (c *conference) deleteUser(who *participant, cmd *c3p.DeleteUser) infoResult {
 	if cmd.Keys == nil || cmd.Keys.UserEntity == "" {
 		return infoResult{refusal: refuse(ErrInvalid, 0, reasonMalformed, 0, "deleteUser without userKeys")}

@@ -158,6 +158,8 @@ func TestDecodeSnapshot(t *testing.T) {
 		strings.Replace(snapshotSeed, `"role":"organizer"`, `"role":"king"`, 1),
 		strings.Replace(snapshotSeed, `"call_id":"c"`, `"call_id":""`, 1),
 		strings.Replace(snapshotSeed, `"target":"sip:a@192.0.2.1:5060"`, `"target":"::"`, 1),
+		strings.Replace(snapshotSeed, `"version":3`, `"version":3,"mcus":[{"type":"chat","url":"","uri":"sip:a@x"}]`, 1),
+		strings.Replace(snapshotSeed, `"version":3`, `"version":3,"mcus":[{"type":"","url":"https://m","uri":"sip:a@x"}]`, 1),
 	} {
 		if _, err := decodeSnapshot([]byte(bad)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("decodeSnapshot(%.60q...) = %v, want ErrInvalid", bad, err)
@@ -165,8 +167,30 @@ func TestDecodeSnapshot(t *testing.T) {
 	}
 }
 
+// snapshotWithMCUs is snapshotSeed with the meeting's MCUs and an IM
+// session.
+var snapshotWithMCUs = strings.Replace(strings.Replace(snapshotSeed,
+	`"version":3`, `"version":3,"mcus":[{"type":"audio-video","url":"https://m/av","uri":"sip:a@x;gruu;opaque=app:conf:audio-video:id:K1234567"},`+
+		`{"type":"chat","url":"https://m/im","uri":"sip:a@x;gruu;opaque=app:conf:chat:id:K1234567"}]`, 1),
+	`"seq":1,"session"`, `"seq":1,"chats":[{"id":"im-1","endpoint":"{C}"}],"chat_allowed":true,"session"`, 1)
+
+func TestDecodeSnapshotMCUs(t *testing.T) {
+	s, err := decodeSnapshot([]byte(snapshotWithMCUs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.MCUs) != 2 || s.MCUs[1].Type != c3p.MCUTypeChat || s.MCUs[1].URL != "https://m/im" {
+		t.Errorf("MCUs = %+v", s.MCUs)
+	}
+	p := s.Participants[0]
+	if len(p.Chats) != 1 || p.Chats[0].ID != "im-1" || !p.ChatAllowed {
+		t.Errorf("participant = %+v, want his IM session and chat_allowed", p)
+	}
+}
+
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(snapshotSeed))
+	f.Add([]byte(snapshotWithMCUs))
 	f.Add([]byte(`{"format":1,"subscriptions":[{"dialog":{"id":"x"}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeSnapshot(b)
@@ -184,6 +208,40 @@ func FuzzDecodeSnapshot(f *testing.F) {
 			t.Fatalf("an encoded snapshot does not decode: %v\n%s", err, out)
 		}
 	})
+}
+
+func TestMCUTargetOK(t *testing.T) {
+	f := &Focus{}
+	c := &conference{f: f, organizer: "sip:alice@parley.test", key: "K1234567"}
+	c.av = &mcuLink{typ: c3p.MCUTypeAudioVideo}
+	c.chat = &mcuLink{typ: c3p.MCUTypeChat}
+	for uri, ok := range map[string]bool{
+		"": true,
+		"sip:alice@parley.test;gruu;opaque=app:conf:focus:id:K1234567":              true,
+		"sip:alice@parley.test;gruu;opaque=app:conf:audio-video:id:K1234567":        true,
+		"sip:alice@parley.test;gruu;opaque=app:conf:chat:id:K1234567":               true,
+		"sip:alice@parley.test;gruu;opaque=app:conf:applicationsharing:id:K1234567": false,
+		"sip:alice@parley.test;gruu;opaque=app:conf:chat:id:OTHER1234":              false,
+		"sip:bob@parley.test;gruu;opaque=app:conf:chat:id:K1234567":                 false,
+		"sip:alice@parley.test": false,
+	} {
+		if got := c.mcuTargetOK(c3p.MCUTarget{URI: uri}) == nil; got != ok {
+			t.Errorf("mcuTargetOK(%q) accepts: %v, want %v", uri, got, ok)
+		}
+	}
+}
+
+func TestConfURIsElement(t *testing.T) {
+	if e := confURIsElement(nil); e != nil {
+		t.Errorf("no MCU: %+v, want no element", e)
+	}
+	e := confURIsElement([]c3p.URIEntry{{URI: "sip:a@x;gruu;opaque=app:conf:chat:id:K1234567", Purpose: c3p.MCUTypeChat}})
+	entry := e.Child(c3p.NamespaceConferenceInfo, "entry")
+	if e.Name.Space != c3p.NamespaceParley || e.Name.Local != "conf-uris" || entry == nil ||
+		entry.Child(c3p.NamespaceConferenceInfo, "purpose").Text != "chat" ||
+		entry.Child(c3p.NamespaceConferenceInfo, "uri").Text != "sip:a@x;gruu;opaque=app:conf:chat:id:K1234567" {
+		t.Errorf("element = %+v", e)
+	}
 }
 
 func TestNewNeedsItsParts(t *testing.T) {

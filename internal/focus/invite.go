@@ -17,8 +17,8 @@ import (
 // maxEndpointEntity bounds a client's endpoint entity (a GUID in braces).
 const maxEndpointEntity = 128
 
-// mcuWait bounds how long a join waits for the A/V MCU to expect the
-// participant: clients INVITE the MCU right after the join, and the MCU
+// mcuWait bounds how long a join waits for the MCUs to expect the
+// participant: clients INVITE the MCUs right after the join, and an MCU
 // admits only those the Focus added.
 const mcuWait = 3 * time.Second
 
@@ -109,12 +109,19 @@ func (f *Focus) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Server
 		f.writeFailure(dlg.WriteResponse, f.refusal(dlg.InviteRequest, creq, r))
 		return
 	}
-	f.awaitMCU(ctx, adm.mcu, adm.entity)
-	body, err := c3p.NewResponse(creq.Header, c3p.CodeSuccess, &c3p.AddUser{
+	f.awaitMCUs(ctx, adm)
+	// After the MCUs' work, so that the MCUs allocated for this join are
+	// listed: the conference learnt of them before the addUsers ended.
+	uris, _ := call(ctx, c, c.mcuURIs)
+	answer := &c3p.AddUser{
 		Keys: &c3p.ConferenceKeys{ConfEntity: conf},
 		User: &c3p.User{Entity: adm.entity, Roles: []string{adm.role.wire()},
 			Endpoints: []c3p.Endpoint{{Entity: j.endpoint}}},
-	}).Marshal()
+	}
+	if e := confURIsElement(uris); e != nil {
+		answer.Elements = append(answer.Elements, e)
+	}
+	body, err := c3p.NewResponse(creq.Header, c3p.CodeSuccess, answer).Marshal()
 	if err != nil {
 		f.log.ErrorContext(ctx, "encoding an addUser response", "err", err)
 		body = nil
@@ -134,19 +141,67 @@ func (f *Focus) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Server
 	}
 }
 
-// awaitMCU waits a moment for the A/V MCU to expect a new participant.
-// The join goes on without it: the roster works without audio.
-func (f *Focus) awaitMCU(ctx context.Context, ch chan error, entity string) {
+// awaitMCUs waits a moment, at most mcuWait in all, for the MCUs to
+// expect a new participant. The join goes on without them: the roster
+// works without audio and without group IM.
+func (f *Focus) awaitMCUs(ctx context.Context, adm admission) {
 	ctx, cancel := context.WithTimeout(ctx, mcuWait)
 	defer cancel()
-	select {
-	case err := <-ch:
-		if err != nil {
-			f.log.WarnContext(ctx, "the A/V MCU was not told of a participant", "user", entity, "err", err)
+	av, chat := adm.mcu, adm.chat
+	for av != nil || chat != nil {
+		select {
+		case err := <-av:
+			if err != nil {
+				f.log.WarnContext(ctx, "the A/V MCU was not told of a participant", "user", adm.entity, "err", err)
+			}
+			av = nil
+		case <-chat:
+			chat = nil
+		case <-ctx.Done():
+			if av != nil {
+				f.log.WarnContext(ctx, "the A/V MCU is slow to take a participant", "user", adm.entity)
+			} else {
+				f.log.DebugContext(ctx, "the chat MCU is slow to take a participant", "user", adm.entity)
+			}
+			return
 		}
-	case <-ctx.Done():
-		f.log.WarnContext(ctx, "the A/V MCU is slow to take a participant", "user", entity)
 	}
+}
+
+// awaitChat waits a moment for the chat MCU's side of a join by telephone
+// (its allocation when the call activated the meeting), so that what the
+// roster says of the chat MCU comes before what follows the call.
+func awaitChat(ctx context.Context, ch <-chan struct{}) {
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(mcuWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// confURIsElement is pl:conf-uris, Parley's extension of the addUser
+// answer to a join: the meeting's MCU URIs, each with its type as purpose,
+// written as the roster's conference-description/conf-uris entries
+// (RFC 4575 §5.3.1). [MS-CONFBAS] §2.2.3.4 gives the answer no place for
+// them, and clients that follow it learn them from the roster; a client
+// that does not subscribe finds the chat MCU here. nil when the meeting
+// has no MCU.
+func confURIsElement(uris []c3p.URIEntry) *c3p.Element {
+	if len(uris) == 0 {
+		return nil
+	}
+	e := c3p.ExtensionElement(c3p.NamespaceParley, "conf-uris", "")
+	for _, u := range uris {
+		e.Children = append(e.Children, c3p.ExtensionElement(c3p.NamespaceConferenceInfo, "entry", "",
+			c3p.ExtensionElement(c3p.NamespaceConferenceInfo, "uri", u.URI),
+			c3p.ExtensionElement(c3p.NamespaceConferenceInfo, "purpose", u.Purpose)))
+	}
+	return e
 }
 
 // readAddUser checks the join's body: a C3P request whose command is an

@@ -3,6 +3,7 @@ package focus
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -49,7 +50,8 @@ func (r Role) wire() string {
 }
 
 // participant is one user in the roster: a person with his focus dialog,
-// his audio legs at the A/V MCU, or both.
+// his audio legs at the A/V MCU, his IM sessions at the chat MCU, or any
+// of these together.
 type participant struct {
 	Entity      string
 	DisplayName string
@@ -76,6 +78,13 @@ type participant struct {
 	// meeting drops them (they live and die with the MCU's media) and
 	// tells the subscribers.
 	Legs []leg
+	// Chats are his IM sessions at the chat MCU; like Legs, they end
+	// with the MCU's sessions and a resumed meeting drops them.
+	Chats []leg
+	// ChatAllowed is set once he joined with a client (a focus dialog):
+	// the chat MCU was told to expect him, and must be told when he
+	// leaves. Telephones do not take part in group IM.
+	ChatAllowed bool
 	// keys is his in-call key sequence in progress (keys.go); it is not
 	// persisted: a restart forgets half a command.
 	keys keyState
@@ -98,7 +107,11 @@ type session struct {
 	Endpoint string
 }
 
-// leg is one audio connection at the A/V MCU.
+// leg is one connection of a participant at an MCU, as the MCU reported
+// it: an audio leg at the A/V MCU or an IM session at the chat MCU. ID is
+// the MCU's name for it; Endpoint is the roster's endpoint entity, made
+// here, so that the MCU's identifiers (a dialog's Call-ID) are never
+// published.
 type leg struct {
 	ID       string `json:"id"`
 	Endpoint string `json:"endpoint"`
@@ -118,19 +131,20 @@ type dialIn struct {
 
 // present reports whether the participant is still connected somehow:
 // by his focus dialog, by a call the attendant added (until it is
-// removed), or by audio legs alone.
+// removed), or by audio legs or IM sessions alone.
 func (p *participant) present() bool {
-	return p.Session != nil || p.DialIn != nil || len(p.Legs) > 0
+	return p.Session != nil || p.DialIn != nil || len(p.Legs) > 0 || len(p.Chats) > 0
 }
 
 // legIndex returns the index of a leg, or -1.
-func (p *participant) legIndex(id string) int {
-	for i, l := range p.Legs {
-		if l.ID == id {
-			return i
-		}
-	}
-	return -1
+func (p *participant) legIndex(id string) int { return indexOf(p.Legs, id) }
+
+// chatIndex returns the index of an IM session, or -1.
+func (p *participant) chatIndex(id string) int { return indexOf(p.Chats, id) }
+
+// indexOf returns the index of the connection with the MCU's id, or -1.
+func indexOf(ls []leg, id string) int {
+	return slices.IndexFunc(ls, func(l leg) bool { return l.ID == id })
 }
 
 // newEntity returns a random identifier for endpoints and anonymous users:

@@ -17,10 +17,15 @@ import (
 // the conference's state is written as a JSON snapshot, a few changes at a
 // time; Resume rebuilds the conferences from the snapshots at start.
 //
-// What a snapshot does not hold is media: the A/V MCU's legs end with the
-// MCU, so a resumed meeting forgets them and the callers whose presence
-// was their call; clients with a focus dialog stay, with their roles, and
-// their subscriptions go on with the next version.
+// What a resumed meeting does not keep is media: the A/V MCU's legs and
+// the chat MCU's IM sessions end with the MCUs' sessions (the snapshot
+// records them, and the subscribers are told they are gone), so a resumed
+// meeting forgets them and the callers whose presence was their call;
+// clients with a focus dialog stay, with their roles, and their
+// subscriptions go on with the next version. The MCU assignments stay:
+// the roster goes on naming the same MCU URIs (SIPE reads the chat MCU's
+// URI once per conference), and the Focus provisions the conference on
+// the MCUs again and tells them who may join.
 
 // snapshotFormat versions the snapshot layout.
 const snapshotFormat = 1
@@ -40,6 +45,7 @@ type snapshot struct {
 	ActivatedAt   time.Time           `json:"activated_at"`
 	LastJoin      time.Time           `json:"last_join"`
 	NoEnterprise  time.Time           `json:"no_enterprise_since,omitzero"`
+	MCUs          []mcuAssignment     `json:"mcus,omitempty"`
 	Participants  []participantState  `json:"participants"`
 	Services      []sessionState      `json:"services,omitempty"`
 	Subscriptions []subscriptionState `json:"subscriptions,omitempty"`
@@ -59,6 +65,15 @@ type participantState struct {
 	Session       *sessionState `json:"session,omitempty"`
 	DialIn        *dialIn       `json:"dial_in,omitempty"`
 	Legs          []leg         `json:"legs,omitempty"`
+	Chats         []leg         `json:"chats,omitempty"`
+	ChatAllowed   bool          `json:"chat_allowed,omitempty"`
+}
+
+// mcuAssignment is a persisted MCU of the meeting.
+type mcuAssignment struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+	URI  string `json:"uri"`
 }
 
 // sessionState is a persisted focus dialog.
@@ -130,11 +145,17 @@ func (c *conference) snapshot() *snapshot {
 		ActivatedAt: c.activatedAt, LastJoin: c.lastJoin, NoEnterprise: c.noEnterpriseSince,
 		Participants: make([]participantState, 0, len(c.participants)),
 	}
+	for _, l := range c.mcuLinks() {
+		if l.known.URL != "" {
+			s.MCUs = append(s.MCUs, mcuAssignment{Type: l.typ, URL: l.known.URL, URI: l.known.URI})
+		}
+	}
 	for _, p := range c.roster() {
 		ps := participantState{
 			Entity: p.Entity, DisplayName: p.DisplayName, Role: p.Role,
 			Authenticated: p.Authenticated, Enterprise: p.Enterprise, Muted: p.Muted, MutedBy: p.MutedBy,
 			JoinedAt: p.JoinedAt, Seq: p.Seq, DialIn: p.DialIn, Legs: slices.Clone(p.Legs),
+			Chats: slices.Clone(p.Chats), ChatAllowed: p.ChatAllowed,
 		}
 		if p.Session != nil {
 			ps.Session = &sessionState{Dialog: p.Session.Dialog.state(), Endpoint: p.Session.Endpoint}
@@ -160,7 +181,8 @@ func (s *snapshot) encode() ([]byte, error) { return json.Marshal(s) }
 const maxSnapshot = 256 << 20
 
 // decodeSnapshot reads a snapshot and checks what resuming relies on: the
-// format, the roles, and that every dialog is complete.
+// format, the roles, that every dialog is complete and every MCU
+// assignment whole.
 func decodeSnapshot(b []byte) (*snapshot, error) {
 	if len(b) > maxSnapshot {
 		return nil, fmt.Errorf("%w: snapshot of %d bytes", ErrInvalid, len(b))
@@ -171,6 +193,11 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	}
 	if s.Format != snapshotFormat {
 		return nil, fmt.Errorf("%w: snapshot format %d", ErrInvalid, s.Format)
+	}
+	for _, a := range s.MCUs {
+		if a.Type == "" || a.URL == "" || a.URI == "" {
+			return nil, fmt.Errorf("%w: incomplete MCU assignment in a snapshot", ErrInvalid)
+		}
 	}
 	for _, p := range s.Participants {
 		switch p.Role {
@@ -356,6 +383,12 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 	c.seq, c.unidentified = s.Seq, s.Unidentified
 	c.activated, c.activatedAt, c.lastJoin = true, s.ActivatedAt, s.LastJoin
 	c.noEnterpriseSince = s.NoEnterprise
+	for _, a := range s.MCUs {
+		// A type this server does not run is left to the factory.
+		if l := c.mcuLink(a.Type); l != nil {
+			l.known = mcuState{URL: a.URL, URI: a.URI}
+		}
+	}
 	var dropped, changed []*participant
 	for _, ps := range s.Participants {
 		if ps.Entity == "" {
@@ -365,6 +398,9 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 			Entity: ps.Entity, DisplayName: ps.DisplayName, Role: ps.Role,
 			Authenticated: ps.Authenticated, Enterprise: ps.Enterprise, Muted: ps.Muted, MutedBy: ps.MutedBy,
 			JoinedAt: ps.JoinedAt, Seq: ps.Seq,
+			// A client with a focus dialog may chat, whatever an older
+			// snapshot recorded.
+			ChatAllowed: ps.ChatAllowed || ps.Session != nil,
 		}
 		if ps.Session != nil {
 			d, err := ps.Session.Dialog.dialog()
@@ -373,9 +409,9 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 			}
 			p.Session = &session{Dialog: d, Endpoint: ps.Session.Endpoint}
 		}
-		// A caller's presence was his call, and audio legs live and die
-		// with the MCU's media: both are gone.
-		if len(ps.Legs) > 0 || ps.DialIn != nil {
+		// A caller's presence was his call, and audio legs and IM
+		// sessions live and die with the MCUs' sessions: all are gone.
+		if len(ps.Legs) > 0 || ps.DialIn != nil || len(ps.Chats) > 0 {
 			changed = append(changed, p)
 		}
 		if !p.present() {
@@ -438,18 +474,19 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 		f.startSender(c, s)
 	}
 	c.log.InfoContext(ctx, "meeting resumed", "participants", len(c.participants), "subscriptions", len(c.subs))
-	// The MCU is provisioned again and told who may join; those who left
-	// with the media are gone.
+	// The MCUs are provisioned again and told who may join; those who
+	// left with the media are gone.
 	c.post(func() {
-		c.io.submit(func() {
-			if err := c.mcuEnsure(); err != nil {
-				c.log.Warn("provisioning the resumed meeting's MCU", "err", err)
-			}
-		})
-		for _, p := range c.roster() {
-			entity, role := p.Entity, p.Role
-			c.io.submit(func() { _ = c.mcuAddUser(entity, role) })
+		for _, l := range c.mcuLinks() {
+			l.io.submit(func() {
+				// An optional MCU's failure is logged where it happens.
+				if err := c.mcuEnsure(l); err != nil && !l.optional {
+					c.log.Warn("provisioning the resumed meeting's MCU", "type", l.typ, "err", err)
+				}
+			})
 		}
+		c.readmit(c.av)
+		c.readmit(c.chat)
 		for _, p := range changed {
 			if c.participants[p.Entity] == p {
 				c.publish(c.userDoc(p))

@@ -239,7 +239,7 @@ func TestRegisterChallengeThenOK(t *testing.T) {
 		"Expires":       "3600",
 		"Date":          "Sun, 01 Mar 2026 12:00:00 GMT",
 		"ms-keep-alive": "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300",
-		"Allow-Events":  "presence, vnd-microsoft-provisioning-v2, vnd-microsoft-roaming-contacts, vnd-microsoft-roaming-self",
+		"Allow-Events":  "presence,vnd-microsoft-provisioning-v2,vnd-microsoft-roaming-contacts,vnd-microsoft-roaming-self",
 		"Server":        "RTC/3.5 Parley",
 	} {
 		if got := values(res, name); len(got) != 1 || got[0] != want {

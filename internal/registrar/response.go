@@ -16,7 +16,9 @@ import (
 // enables its OCS 2007 mode (in-band provisioning, the focus factory, and so
 // conferencing) only when the response says Supported:
 // msrtc-event-categories; adhoclist lets it batch presence subscriptions;
-// it subscribes only to the events listed in Allow-Events; and the
+// it subscribes only to the events listed in Allow-Events, which it splits
+// at commas without trimming (so the list has no spaces: " presence" would
+// not match "presence"); and the
 // ms-keep-alive header makes it send CRLF keep-alives on its TCP flow.
 // A Server product version of 6 or more would switch it to Skype for
 // Business behaviour, so we present OCS 2007 R2's 3.5.
@@ -25,7 +27,7 @@ import (
 var okHeaders = []sip.Header{
 	sip.NewHeader("Supported", "msrtc-event-categories"),
 	sip.NewHeader("Supported", "adhoclist"),
-	sip.NewHeader("Allow-Events", "presence, vnd-microsoft-provisioning-v2, vnd-microsoft-roaming-contacts, vnd-microsoft-roaming-self"),
+	sip.NewHeader("Allow-Events", "presence,vnd-microsoft-provisioning-v2,vnd-microsoft-roaming-contacts,vnd-microsoft-roaming-self"),
 	sip.NewHeader("ms-keep-alive", "UAS; tcp=no; hop-hop=yes; end-end=no; timeout=300"),
 	sip.NewHeader("Server", "RTC/3.5 Parley"),
 }

@@ -87,8 +87,18 @@ func (c cachedMeetings) DeleteMeeting(ctx context.Context, organizer, key string
 // our users are authenticated (407, like any request the proxy serves for
 // a local user) and answered here; the rest are proxied.
 func (s *sipServer) serveSERVICE(req *sip.Request, tx sip.ServerTransaction) {
-	if s.ff == nil || !focusfactory.Handles(req) || !s.local.IsLocal(req.Recipient.Host) {
+	if !s.local.IsLocal(req.Recipient.Host) {
 		s.prx.ServeSIP(req, tx)
+		return
+	}
+	if s.ff == nil || !focusfactory.Handles(req) {
+		// SERVICE is addressed to the user's home server, never to his
+		// endpoints: Office Communicator-class clients publish presence
+		// categories and edit their contact list (SOAP) with SERVICE to
+		// their own address. Parley offers neither; forwarding them
+		// would hand the client its own request.
+		_ = tx.Respond(sipx.Reject(req, 501, "Not Implemented", s.hostname,
+			"presence publication and contact lists are not offered by this server"))
 		return
 	}
 	// The transaction lasts at most 32 s (RFC 3261 §17.2.2); the work is

@@ -112,7 +112,8 @@ func (m focusMCUs) Release(conference, mcuType string) { m.factory.Release(confe
 
 // serveFocus authenticates a request that starts something with the Focus
 // (a join INVITE, a SUBSCRIBE) and hands it over: a trusted service by its
-// signature, an anonymous caller as such, everyone else by digest (407).
+// signature, an anonymous caller by the meeting's conference key when it
+// has one (401, [MS-SIPAE] §3.3.5.4), everyone else by digest (407).
 func (s *sipServer) serveFocus(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithTimeout(context.Background(), serviceTimeout)
 	defer cancel()
@@ -129,8 +130,13 @@ func (s *sipServer) serveFocus(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		caller.Trusted = true
 	case strings.EqualFold(req.From().Address.Host, anonymousFrom):
-		// Anonymous users: the Focus admits them only to anonymous
-		// meetings (digest against the meeting's key is not done yet).
+		// Anonymous users (anonymous.go): challenged by digest against
+		// the conference key of an anonymous meeting that has one; the
+		// Focus admits them to anonymous meetings only.
+		if reject := s.checkAnonymous(ctx, req); reject != nil {
+			_ = tx.Respond(reject)
+			return
+		}
 	case s.auth != nil:
 		name, reject := s.auth.Authenticate(ctx, req, digest.Proxy, req.Source())
 		if reject != nil {

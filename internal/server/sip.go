@@ -278,8 +278,47 @@ func (s *sipServer) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return
 		}
 		defer s.inFlight.Add(-1)
+		if tx != nil && req.Method == sip.INVITE && branchless(req) && req.Transport() != "UDP" {
+			tx = &oneShotTx{ServerTransaction: tx}
+		}
 		h(req, tx)
 	}
+}
+
+// branchless reports whether req lacks an RFC 3261 branch (§8.1.1.7: one
+// beginning with the magic cookie). sipgo then matches its transaction the
+// RFC 2543 way, by Call-ID, CSeq, From tag and top Via.
+func branchless(req *sip.Request) bool {
+	via := req.Via()
+	if via == nil {
+		return true
+	}
+	b, _ := via.Params.Get("branch")
+	return !strings.HasPrefix(b, sip.RFC3261BranchMagicCookie) || len(b) == len(sip.RFC3261BranchMagicCookie)
+}
+
+// oneShotTx ends a server INVITE transaction as soon as it is answered.
+// Pidgin SIPE sends its INVITEs without a Via branch (protocols.md §3.3),
+// so sipgo matches them the RFC 2543 way (Call-ID, CSeq, From tag, Via),
+// which goes wrong twice: after a 407 SIPE sends the request again with
+// credentials but the same CSeq and Via, a "retransmission" that the
+// transaction waiting for an ACK (that SIPE never sends) would answer with
+// the 407 again for 32 s; and its ACK to a 200 matches the INVITE's
+// transaction, which swallows it, so the dialog never learns it was
+// acknowledged. On a reliable transport a client never retransmits (RFC
+// 3261 §17.1.1.2): once answered, the transaction has nothing left to
+// absorb, and what matches it is a new request or the dialog's ACK.
+type oneShotTx struct {
+	sip.ServerTransaction
+}
+
+// Respond sends res and, when it is final, forgets the transaction.
+func (t *oneShotTx) Respond(res *sip.Response) error {
+	err := t.ServerTransaction.Respond(res)
+	if res.StatusCode >= 200 {
+		t.Terminate()
+	}
+	return err
 }
 
 // refuse answers 503 with Retry-After (RFC 3261 §21.5.4).

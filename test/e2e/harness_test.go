@@ -161,6 +161,9 @@ type serverOptions struct {
 	// gateways lists the addresses the Mediation Server takes calls
 	// from; empty takes loopback.
 	gateways []string
+	// registerChallenge is sip.register_challenge: "proxy" (407) for
+	// clients that answer no other (Pidgin SIPE); empty keeps the default.
+	registerChallenge string
 }
 
 // runInfo is DIR/run.json, written by `parley serve` once it is ready.
@@ -217,11 +220,16 @@ func startParley(t *testing.T, opts serverOptions) *parleyServer {
 	webPort := freePorts(t, 1)
 	medPort := freePorts(t, 1)
 	s.mediation = fmt.Sprintf("127.0.0.1:%d", medPort)
+	challenge := ""
+	if opts.registerChallenge != "" {
+		challenge = "  register_challenge: " + opts.registerChallenge
+	}
 	cfg := fmt.Sprintf(`domain: %s
 sip:
   listen: 127.0.0.1:%d
   tls_listen: ""
   authenticate: true
+%s
 web:
   listen: 127.0.0.1:%d
 mediation:
@@ -235,7 +243,7 @@ database:
   dsn: ""
 log:
   level: info
-`, opts.domain, sipPort, webPort, s.mediation, strings.Join(opts.gateways, ", "))
+`, opts.domain, sipPort, challenge, webPort, s.mediation, strings.Join(opts.gateways, ", "))
 	cfgPath := filepath.Join(work, "parley.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
