@@ -36,6 +36,7 @@ var layer = map[string]int{
 	"internal/attendant":    2,
 	"internal/announcement": 2,
 	"internal/avmcu":        2,
+	"internal/immcu":        2,
 	"internal/mcufactory":   2,
 	"internal/mediation":    2,
 	// 3: adapters.

@@ -415,7 +415,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	e.svc.log.InfoContext(ctx, "request", "input", AddUser{URI: "sip:x@parley.test", Password: "logged-by-mistake", PIN: "777888"})
 	secrets := []string{"carol-password-1", "carol-password-2", "918273", "564738", "logged-by-mistake", "777888"}
 	for _, u := range demo.Users {
-		secrets = append(secrets, u.Password, u.PIN, directory.NewCredential(strings.TrimPrefix(strings.Split(u.URI, "@")[0], "sip:"), "parley.test", u.Password).HA1MD5)
+		c := directory.NewCredential(strings.TrimPrefix(u.URI, "sip:"), "parley.test", u.Password)
+		secrets = append(secrets, u.Password, u.PIN, c.HA1MD5, c.HA1bMD5)
 	}
 	logged := e.log.String()
 	if !strings.Contains(logged, "user added") {

@@ -39,8 +39,8 @@ func TestSeedDemo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		user, _, _ := directory.SplitSIPURI(du.URI)
-		if u.Credential != directory.NewCredential(user, "parley.test", du.Password) {
+		user, host, _ := directory.SplitSIPURI(du.URI)
+		if u.Credential != directory.NewCredential(user+"@"+host, "parley.test", du.Password) {
 			t.Errorf("%s: stored credential does not match the returned password", du.URI)
 		}
 		if ok, _ := directory.VerifySecret(u.PIN.Hash, du.PIN); !ok {
@@ -120,7 +120,7 @@ func TestSeedDemoResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bob.Credential != directory.NewCredential("bob", "parley.test", demo.Users[1].Password) {
+	if bob.Credential != directory.NewCredential("bob@parley.test", "parley.test", demo.Users[1].Password) {
 		t.Error("bob's stored password is not the one SeedDemo returned")
 	}
 }

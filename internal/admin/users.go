@@ -156,7 +156,9 @@ func normalizeTel(s string) string {
 
 // AddUser creates a user. The URI must be in one of the organization's
 // domains; the password becomes HA1 values for the primary domain, which is
-// the digest realm; the PIN is checked against the pool's PSTN settings.
+// the digest realm, over both digest usernames clients send (the user part
+// and user@domain, see directory.Credential); the PIN is checked against the
+// pool's PSTN settings.
 func (s *Service) AddUser(ctx context.Context, in AddUser) (User, error) {
 	uri := normalizeURI(in.URI)
 	if strings.HasPrefix(uri, "sips:") {
@@ -216,7 +218,7 @@ func (s *Service) AddUser(ctx context.Context, in AddUser) (User, error) {
 		}
 		u.PIN = directory.PIN{Hash: directory.HashSecret(in.PIN), SetAt: s.now()}
 	}
-	u.Credential = directory.NewCredential(userpart, org.PrimaryDomain(), in.Password)
+	u.Credential = directory.NewCredential(userpart+"@"+host, org.PrimaryDomain(), in.Password)
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return User{}, storeErr(err, "add", "user "+uri)
 	}
@@ -285,7 +287,8 @@ func (s *Service) checkNumbers(ctx context.Context, u directory.User) error {
 }
 
 // SetPassword replaces the user's password. The new HA1 values are for the
-// current primary domain.
+// current primary domain, and include the user@domain ones that a user added
+// before Parley kept them lacks until then.
 func (s *Service) SetPassword(ctx context.Context, uri, password string) error {
 	uri = normalizeURI(uri)
 	if err := checkPassword(password); err != nil {
@@ -298,11 +301,11 @@ func (s *Service) SetPassword(ctx context.Context, uri, password string) error {
 		return err
 	}
 	_, err = s.store.UpdateUser(ctx, uri, func(u *directory.User) error {
-		userpart, _, ok := directory.SplitSIPURI(u.URI)
+		userpart, host, ok := directory.SplitSIPURI(u.URI)
 		if !ok {
 			return invalid("uri", "stored URI %q does not parse", u.URI)
 		}
-		u.Credential = directory.NewCredential(userpart, org.PrimaryDomain(), password)
+		u.Credential = directory.NewCredential(userpart+"@"+host, org.PrimaryDomain(), password)
 		return nil
 	})
 	if err != nil {

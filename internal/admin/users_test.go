@@ -38,13 +38,14 @@ func TestAddUser(t *testing.T) {
 		t.Errorf("User = %+v, %v; want %+v", shown, err, want)
 	}
 
-	// The store keeps the HA1 of the password in the primary domain's
-	// realm and a hash of the PIN that verifies.
+	// The store keeps the HA1s of the password in the primary domain's
+	// realm, over "alice" and over "alice@example.com", and a hash of the
+	// PIN that verifies.
 	u, err := e.store.User(ctx, "sip:alice@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := directory.NewCredential("alice", "example.com", "correct horse"); u.Credential != c {
+	if c := directory.NewCredential("alice@example.com", "example.com", "correct horse"); u.Credential != c {
 		t.Errorf("credential = %+v; want %+v", u.Credential, c)
 	}
 	if ok, err := directory.VerifySecret(u.PIN.Hash, "80613"); !ok || err != nil {
@@ -144,7 +145,7 @@ func TestSetPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, _ := e.store.User(ctx, "sip:a@example.com")
-	if c := directory.NewCredential("a", "example.com", "password2"); u.Credential != c {
+	if c := directory.NewCredential("a@example.com", "example.com", "password2"); u.Credential != c {
 		t.Errorf("credential = %+v; want %+v", u.Credential, c)
 	}
 }

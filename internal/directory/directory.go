@@ -330,10 +330,25 @@ func (a AccessNumber) Validate() error {
 // Credential is a user's SIP password, kept only as the digest HA1 values of
 // RFC 3261 §22.4 and RFC 8760 §3 for the organization's realm, so the server
 // can verify MD5 and SHA-256 digests without holding the password.
+//
+// An HA1 hashes the digest username exactly as the client sends it (RFC 7616
+// §3.4.2: A1 = username ":" realm ":" password), and clients send one of two
+// usernames: the user part of the SIP URI ("alice"), or the whole address
+// ("alice@example.com"), which is what Pidgin SIPE sends when its login is
+// the sign-in address. Without the password the server cannot make one from
+// the other, so both are kept: HA1MD5 and HA1SHA256 over the user part,
+// HA1bMD5 and HA1bSHA256 over the address (the "ha1b" of SIP servers such as
+// Kamailio). None of them is ever serialized.
 type Credential struct {
 	Realm     string `json:"realm"`
 	HA1MD5    string `json:"-"`
 	HA1SHA256 string `json:"-"`
+	// HA1bMD5 and HA1bSHA256 are over "user@domain", domain being that of
+	// the user's own SIP URI. They are empty for a password set before
+	// Parley kept them (store migration 0005) until it is set again: until
+	// then only the user-part username authenticates.
+	HA1bMD5    string `json:"-"`
+	HA1bSHA256 string `json:"-"`
 }
 
 // PIN is the state of a user's dial-in PIN (seed 000: minimum length, retry

@@ -1,6 +1,10 @@
 package directory_test
 
 import (
+	"crypto/md5" //nolint:gosec // digest HA1 values are MD5 (RFC 3261 §22.4)
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -263,8 +267,8 @@ func TestSplitSIPURI(t *testing.T) {
 }
 
 func TestNewCredential(t *testing.T) {
-	// HA1 = H(username ":" realm ":" password), RFC 2617 §3.2.2.2; the
-	// expected values were computed with
+	// HA1 = H(username ":" realm ":" password), RFC 2617 §3.2.2.2; these
+	// values were computed apart from the code, with
 	//   printf 'alice:parley.test:secret' | md5sum      (and sha256sum).
 	got := directory.NewCredential("alice", "parley.test", "secret")
 	want := directory.Credential{
@@ -278,6 +282,78 @@ func TestNewCredential(t *testing.T) {
 	if other := directory.NewCredential("alice", "parley.test", "secreT"); other.HA1MD5 == got.HA1MD5 ||
 		other.HA1SHA256 == got.HA1SHA256 {
 		t.Error("NewCredential gave the same HA1 for different passwords")
+	}
+}
+
+// hexMD5 and hexSHA256 hash a literal A1 string, to state the expected HA1
+// values of TestNewCredentialAddress independently of NewCredential.
+func hexMD5(s string) string {
+	h := md5.Sum([]byte(s)) //nolint:gosec // the digest HA1 under test is MD5
+	return hex.EncodeToString(h[:])
+}
+
+func hexSHA256(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// TestNewCredentialAddress checks which strings NewCredential hashes: the
+// user part and, when the address has a domain, the whole "user@domain",
+// each with the realm and the password, and nothing for the address form of
+// a bare user part.
+func TestNewCredentialAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name, address, realm, password string
+		userA1, addrA1                 string // "" for none
+	}{
+		{"primary domain", "alice@parley.test", "parley.test", "secret",
+			"alice:parley.test:secret", "alice@parley.test:parley.test:secret"},
+		{"secondary domain, primary realm", "bob@sales.parley.test", "parley.test", "correct horse",
+			"bob:parley.test:correct horse", "bob@sales.parley.test:parley.test:correct horse"},
+		{"colon and at in the password", "carol@parley.test", "parley.test", "p@ss:w0rd",
+			"carol:parley.test:p@ss:w0rd", "carol@parley.test:parley.test:p@ss:w0rd"},
+		{"non-ASCII password", "dave@parley.test", "parley.test", "pässwörd",
+			"dave:parley.test:pässwörd", "dave@parley.test:parley.test:pässwörd"},
+		{"bare user part", "erin", "parley.test", "secret", "erin:parley.test:secret", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := directory.Credential{Realm: tc.realm, HA1MD5: hexMD5(tc.userA1), HA1SHA256: hexSHA256(tc.userA1)}
+			if tc.addrA1 != "" {
+				want.HA1bMD5, want.HA1bSHA256 = hexMD5(tc.addrA1), hexSHA256(tc.addrA1)
+			}
+			if got := directory.NewCredential(tc.address, tc.realm, tc.password); got != want {
+				t.Errorf("NewCredential(%q, %q, %q)\n got %+v\nwant %+v", tc.address, tc.realm, tc.password, got, want)
+			}
+		})
+	}
+	// The address form is the hash of the whole address, not a copy of
+	// the user-part one: a client sending "alice" and one sending
+	// "alice@parley.test" prove the same password with different HA1s.
+	c := directory.NewCredential("alice@parley.test", "parley.test", "secret")
+	if c.HA1bMD5 == c.HA1MD5 || c.HA1bSHA256 == c.HA1SHA256 {
+		t.Errorf("NewCredential gave equal user-part and address HA1s: %+v", c)
+	}
+	if len(c.HA1bMD5) != 32 || len(c.HA1bSHA256) != 64 {
+		t.Errorf("address HA1 lengths %d, %d; want 32 and 64 hex digits", len(c.HA1bMD5), len(c.HA1bSHA256))
+	}
+}
+
+// TestCredentialJSON checks that no HA1 value leaves through JSON, which
+// is how users are written to logs and to the admin API.
+func TestCredentialJSON(t *testing.T) {
+	c := directory.NewCredential("alice@parley.test", "parley.test", "secret")
+	u := directory.User{URI: "sip:alice@parley.test", Pool: "pool.parley.test", Credential: c}
+	b, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{c.HA1MD5, c.HA1SHA256, c.HA1bMD5, c.HA1bSHA256} {
+		if secret == "" || strings.Contains(string(b), secret) {
+			t.Errorf("JSON of a user %s holds the HA1 %q (or it is empty)", b, secret)
+		}
+	}
+	if !strings.Contains(string(b), `"credential":{"realm":"parley.test"}`) {
+		t.Errorf("JSON of a user %s lacks the credential's realm alone", b)
 	}
 }
 

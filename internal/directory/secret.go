@@ -15,13 +15,29 @@ import (
 	"golang.org/x/crypto/argon2"
 )
 
-// NewCredential derives the HA1 values of user's password for realm. user is
-// the user part of the SIP URI, which clients send as the digest username.
-func NewCredential(user, realm, password string) Credential {
-	s := user + ":" + realm + ":" + password
+// NewCredential derives the HA1 values of password for realm. address is
+// the user's SIP address without its scheme, "alice@example.com": the user
+// part and the whole address are the two digest usernames clients send (see
+// Credential), so each gets its MD5 and SHA-256 HA1. A bare user part
+// ("alice") gives only the user-part values, as for a password set before
+// the address values existed.
+func NewCredential(address, realm, password string) Credential {
+	user, _, _ := strings.Cut(address, "@")
+	c := Credential{Realm: realm}
+	c.HA1MD5, c.HA1SHA256 = ha1(user, realm, password)
+	if user != address {
+		c.HA1bMD5, c.HA1bSHA256 = ha1(address, realm, password)
+	}
+	return c
+}
+
+// ha1 is H(username ":" realm ":" password) in lower-case hex with MD5 and
+// with SHA-256 (RFC 3261 §22.4, RFC 8760 §3, RFC 7616 §3.4.2).
+func ha1(username, realm, password string) (md5Hex, sha256Hex string) {
+	s := username + ":" + realm + ":" + password
 	m := md5.Sum([]byte(s)) //nolint:gosec // required by RFC 3261 §22.4
 	h := sha256.Sum256([]byte(s))
-	return Credential{Realm: realm, HA1MD5: hex.EncodeToString(m[:]), HA1SHA256: hex.EncodeToString(h[:])}
+	return hex.EncodeToString(m[:]), hex.EncodeToString(h[:])
 }
 
 // argon2id parameters for PINs and passcodes: short secrets, so the hash

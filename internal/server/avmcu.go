@@ -44,6 +44,9 @@ func (s *sipServer) route(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	if s.routeIM(req, tx) {
+		return
+	}
 	if s.avMCU() != nil {
 		switch {
 		case req.Method == sip.INVITE && outOfDialog(req) && avmcu.Handles(req) && s.local.IsLocal(req.Recipient.Host):
@@ -316,7 +319,10 @@ func mountMCU(mux *http.ServeMux, mcu *avmcu.MCU, roles roleAuth) {
 // Edition pool has one A/V MCU, this server's; more come with more servers.
 func newMCUFactory(adminURL string, roles roleAuth, log *slog.Logger) *mcufactory.Factory {
 	return mcufactory.New(mcufactory.Config{
-		MCUs: []mcufactory.MCU{{URL: adminURL + "/avmcu", Type: c3p.MCUTypeAudioVideo}},
+		MCUs: []mcufactory.MCU{
+			{URL: adminURL + "/avmcu", Type: c3p.MCUTypeAudioVideo},
+			{URL: adminURL + imMCUPath, Type: c3p.MCUTypeChat},
+		},
 		Sign: roles.sign,
 	}, log)
 }

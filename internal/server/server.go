@@ -131,6 +131,12 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return err
 	}
 	sipSrv.mcuRef.Store(mcu)
+	// The IM Conferencing Server, on the same user agent.
+	im, err := newIMMCU(sipSrv, hostname, log.With("role", "immcu"))
+	if err != nil {
+		return fmt.Errorf("IM MCU: %w", err)
+	}
+	sipSrv.imRef.Store(im)
 	if err := startMediation(gctx, g, cfg, opts.DataDir, sipSrv, dir, poolFQDN, log.With("role", "mediation")); err != nil {
 		return err
 	}
@@ -149,6 +155,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	mux.Handle("GET /metrics", sipSrv.metrics.handler())
 	roles := roleAuth{key: TrustKey(org.ConferenceKey), dir: dir, host: poolFQDN, log: log}
 	mountMCU(mux, mcu, roles)
+	mountIMMCU(mux, im, roles)
 	factory := newMCUFactory(info.AdminURL, roles, log.With("role", "mcufactory"))
 	mux.Handle("/mcufactory/", http.StripPrefix("/mcufactory", factory.Handler(roles.verify)))
 	g.Go(func() error { factory.Run(gctx); return nil })
@@ -157,6 +164,7 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 		return fmt.Errorf("focus: %w", err)
 	}
 	mcu.SetNotifier(focusLegs{legLog: legLog{log.With("role", "avmcu")}, focus: fc})
+	im.SetEvents(focusChat{focus: fc})
 	sipSrv.focusRef.Store(fc)
 	// Meetings that were live when the server stopped go on: their Focus
 	// comes back with its roster and roles; a failure only loses them.
@@ -219,6 +227,13 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) error {
 	if err := mcu.Shutdown(shutCtx); err != nil {
 		log.DebugContext(shutCtx, "A/V MCU shutdown", "err", err)
 	}
+	// IM participants get a BYE; one that no longer answers (its client
+	// went away without closing the connection) is not waited for long.
+	imCtx, imCancel := context.WithTimeout(shutCtx, 2*time.Second)
+	if err := im.Close(imCtx); err != nil {
+		log.DebugContext(shutCtx, "IM MCU shutdown", "err", err)
+	}
+	imCancel()
 	sipSrv.drain(shutCtx)
 	err = g.Wait()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {

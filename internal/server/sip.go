@@ -23,6 +23,7 @@ import (
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focus"
 	"github.com/parleyhq/parley/internal/focusfactory"
+	"github.com/parleyhq/parley/internal/immcu"
 	"github.com/parleyhq/parley/internal/provisioning"
 	"github.com/parleyhq/parley/internal/proxy"
 	"github.com/parleyhq/parley/internal/registrar"
@@ -47,6 +48,9 @@ func (s *sipServer) avMCU() *avmcu.MCU { return s.mcuRef.Load() }
 
 // theFocus is the Focus, nil until it runs.
 func (s *sipServer) theFocus() *focus.Focus { return s.focusRef.Load() }
+
+// imMCU is the IM Conferencing Server, nil until it exists.
+func (s *sipServer) imMCU() *immcu.Server { return s.imRef.Load() }
 
 // newLocal says which hosts are ours: the organization's domains, and as
 // aliases the listen address, the server's and pool's names and localhost.
@@ -76,6 +80,7 @@ type sipServer struct {
 	// after the listeners (they need their addresses) and may be read by
 	// handlers already running.
 	mcuRef   atomic.Pointer[avmcu.MCU]
+	imRef    atomic.Pointer[immcu.Server]
 	focusRef atomic.Pointer[focus.Focus]
 	// listenAddrs are the listen addresses by transport (udp, tcp, tls).
 	listenAddrs map[string]string
@@ -443,27 +448,59 @@ type credentials struct {
 	local *sipx.Local
 }
 
+// HA1 returns the stored HA1 made with the digest username exactly as the
+// client sent it, since the digest hashes it verbatim (RFC 7616 §3.4.2):
+//
+//   - a bare user part ("alice") names a user of the primary domain and gets
+//     his user-part values;
+//   - a whole address ("alice@sales.example.com", what Pidgin SIPE sends when
+//     its login is the sign-in address) names the user with exactly that
+//     URI and gets his address values, so an address in another of the
+//     organization's domains is another user, or none, and never alice.
+//
+// An address in another case or with a "sip:" scheme hashes other text than
+// any stored HA1, and a user whose password predates the address values
+// (store migration 0005) has none: both are unknown users, which the digest
+// answers like a wrong password.
 func (c credentials) HA1(ctx context.Context, username, realm, algorithm string) (string, error) {
-	uri := strings.ToLower(username)
-	if strings.Contains(uri, "@") {
-		uri = "sip:" + strings.TrimPrefix(uri, "sip:")
-	} else {
-		uri = "sip:" + uri + "@" + c.local.PrimaryDomain()
+	name := strings.ToLower(username)
+	address := strings.Contains(name, "@")
+	uri := "sip:" + name
+	switch {
+	case !address:
+		uri += "@" + c.local.PrimaryDomain()
+	case name != username || strings.HasPrefix(name, "sip:"):
+		return "", digest.ErrUnknownUser
 	}
 	u, err := c.dir.User(ctx, uri)
 	if errors.Is(err, directory.ErrNotFound) || (err == nil && (!u.Enabled || u.Credential.Realm != realm)) {
 		return "", digest.ErrUnknownUser
 	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("credentials of %s: %w", uri, err)
 	}
+	md5HA1, shaHA1 := u.Credential.HA1MD5, u.Credential.HA1SHA256
+	if address {
+		// The address values hash the user's own URI: make sure that is
+		// what the username is, whatever the directory's lookup folds.
+		if user, host, ok := directory.SplitSIPURI(u.URI); !ok || user+"@"+host != username {
+			return "", digest.ErrUnknownUser
+		}
+		md5HA1, shaHA1 = u.Credential.HA1bMD5, u.Credential.HA1bSHA256
+	}
+	var ha1 string
 	switch strings.ToUpper(algorithm) {
 	case "MD5", "":
-		return u.Credential.HA1MD5, nil
+		ha1 = md5HA1
 	case "SHA-256":
-		return u.Credential.HA1SHA256, nil
+		ha1 = shaHA1
+	default:
+		return "", fmt.Errorf("unsupported digest algorithm %q", algorithm)
 	}
-	return "", fmt.Errorf("unsupported digest algorithm %q", algorithm)
+	if ha1 == "" {
+		return "", digest.ErrUnknownUser
+	}
+	return ha1, nil
 }
 
 // nonceSecret derives the digest nonce key from the organization key, so all

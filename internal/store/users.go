@@ -14,8 +14,8 @@ import (
 const userColumns = `uri, COALESCE(display_name, ''), pool, enabled, enterprise_voice,
 	COALESCE(line_uri, ''), COALESCE(extension, ''), COALESCE(location_profile, ''),
 	COALESCE(meeting_policy, ''), COALESCE(conference_id, ''), COALESCE(realm, ''),
-	COALESCE(ha1_md5, ''), COALESCE(ha1_sha256, ''), COALESCE(pin_hash, ''), COALESCE(pin_set_at, 0),
-	pin_failed_attempts, pin_locked_out`
+	COALESCE(ha1_md5, ''), COALESCE(ha1_sha256, ''), COALESCE(ha1b_md5, ''), COALESCE(ha1b_sha256, ''),
+	COALESCE(pin_hash, ''), COALESCE(pin_set_at, 0), pin_failed_attempts, pin_locked_out`
 
 func scanUser(r scanner) (directory.User, error) {
 	var u directory.User
@@ -23,7 +23,8 @@ func scanUser(r scanner) (directory.User, error) {
 	err := r.Scan(&u.URI, &u.DisplayName, &u.Pool, &u.Enabled, &u.EnterpriseVoice,
 		&u.LineURI, &u.Extension, &u.LocationProfile,
 		&u.MeetingPolicy, &u.ConferenceID, &u.Credential.Realm,
-		&u.Credential.HA1MD5, &u.Credential.HA1SHA256, &u.PIN.Hash, &setAt,
+		&u.Credential.HA1MD5, &u.Credential.HA1SHA256, &u.Credential.HA1bMD5, &u.Credential.HA1bSHA256,
+		&u.PIN.Hash, &setAt,
 		&u.PIN.FailedAttempts, &u.PIN.LockedOut)
 	u.PIN.SetAt = fromUnixNano(setAt)
 	return u, err
@@ -111,13 +112,15 @@ func (s *DB) CreateUser(ctx context.Context, u directory.User) error {
 		now := s.now().UnixNano()
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (uri, display_name, pool, enabled, enterprise_voice,
 				line_uri, line_number, extension, location_profile, meeting_policy, conference_id,
-				realm, ha1_md5, ha1_sha256, pin_hash, pin_set_at, pin_failed_attempts, pin_locked_out,
-				created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)`,
+				realm, ha1_md5, ha1_sha256, ha1b_md5, ha1b_sha256, pin_hash, pin_set_at, pin_failed_attempts,
+				pin_locked_out, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+				$21, $21)`,
 			u.URI, nullable(u.DisplayName), u.Pool, u.Enabled, u.EnterpriseVoice,
 			nullable(u.LineURI), nullable(lineNumber(u.LineURI)), nullable(u.Extension),
 			nullable(u.LocationProfile), nullable(u.MeetingPolicy), nullable(u.ConferenceID),
 			nullable(u.Credential.Realm), nullable(u.Credential.HA1MD5), nullable(u.Credential.HA1SHA256),
+			nullable(u.Credential.HA1bMD5), nullable(u.Credential.HA1bSHA256),
 			nullable(u.PIN.Hash), unixNano(u.PIN.SetAt), u.PIN.FailedAttempts, u.PIN.LockedOut, now)
 		return err
 	})
@@ -158,13 +161,14 @@ func (s *DB) UpdateUser(ctx context.Context, uri string, fn func(*directory.User
 		_, err = tx.ExecContext(ctx, `UPDATE users SET display_name = $2, pool = $3, enabled = $4,
 				enterprise_voice = $5, line_uri = $6, line_number = $7, extension = $8, location_profile = $9,
 				meeting_policy = $10, conference_id = $11, realm = $12, ha1_md5 = $13, ha1_sha256 = $14,
-				pin_hash = $15, pin_set_at = $16, pin_failed_attempts = $17, pin_locked_out = $18,
-				updated_at = $19
+				ha1b_md5 = $15, ha1b_sha256 = $16, pin_hash = $17, pin_set_at = $18, pin_failed_attempts = $19,
+				pin_locked_out = $20, updated_at = $21
 			WHERE uri = $1`,
 			u.URI, nullable(u.DisplayName), u.Pool, u.Enabled, u.EnterpriseVoice,
 			nullable(u.LineURI), nullable(lineNumber(u.LineURI)), nullable(u.Extension),
 			nullable(u.LocationProfile), nullable(u.MeetingPolicy), nullable(u.ConferenceID),
 			nullable(u.Credential.Realm), nullable(u.Credential.HA1MD5), nullable(u.Credential.HA1SHA256),
+			nullable(u.Credential.HA1bMD5), nullable(u.Credential.HA1bSHA256),
 			nullable(u.PIN.Hash), unixNano(u.PIN.SetAt), u.PIN.FailedAttempts, u.PIN.LockedOut,
 			s.now().UnixNano())
 		out = u

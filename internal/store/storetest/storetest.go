@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) directory.Store) {
 	t.Run("AccessNumbers", x.accessNumbers)
 	t.Run("AccessNumberRejected", x.accessNumberRejected)
 	t.Run("UserRoundTrip", x.userRoundTrip)
+	t.Run("UserCredentialForms", x.userCredentialForms)
 	t.Run("UserReferences", x.userReferences)
 	t.Run("UserUnique", x.userUnique)
 	t.Run("UserLookups", x.userLookups)
@@ -112,7 +113,7 @@ func newUser(name string) directory.User {
 		DisplayName: strings.ToUpper(name[:1]) + name[1:],
 		Pool:        pool1,
 		Enabled:     true,
-		Credential:  directory.NewCredential(name, domain, "password of "+name),
+		Credential:  directory.NewCredential(name+"@"+domain, domain, "password of "+name),
 	}
 }
 
