@@ -27,6 +27,9 @@ type sipeUser struct {
 	user
 	// uri is sip:NAME@DOMAIN, filled in by startSIPE.
 	uri string
+	// addressLogin leaves SIPE's login empty, as most users do: SIPE then
+	// sends the whole address as the digest username ("bob@parley.test").
+	addressLogin bool
 }
 
 // sipeClient is one SIPE account in its own finch process.
@@ -92,14 +95,18 @@ func startSIPE(ctx context.Context, t *testing.T, srv *parleyServer, u *sipeUser
 	if err := os.MkdirAll(purple, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	// The account: "SIGN-IN,LOGIN" (SIPE's user name field), the server
+	// The account: "SIGN-IN[,LOGIN]" (SIPE's user name field), the server
 	// given explicitly (no DNS discovery), TCP. SIPE answers only a 407
 	// Digest challenge (protocols.md §3.4), which the server is set to give.
+	account := u.name + "@" + srv.domain + "," + u.name
+	if u.addressLogin {
+		account = u.name + "@" + srv.domain
+	}
 	accounts := fmt.Sprintf(`<?xml version='1.0' encoding='UTF-8' ?>
 <account version='1.0'>
  <account>
   <protocol>prpl-sipe</protocol>
-  <name>%s@%s,%s</name>
+  <name>%s</name>
   <password>%s</password>
   <settings>
    <setting name='server' type='string'>%s</setting>
@@ -110,7 +117,7 @@ func startSIPE(ctx context.Context, t *testing.T, srv *parleyServer, u *sipeUser
   </settings>
  </account>
 </account>
-`, u.name, srv.domain, u.name, u.password, srv.run.SIPTCP)
+`, account, u.password, srv.run.SIPTCP)
 	// Chat logs are how the test sees what the user was shown.
 	prefs := `<?xml version='1.0' encoding='UTF-8' ?>
 <pref version='1' name='/'>
@@ -290,7 +297,8 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) err
 }
 
 // TestSIPEConference: two Pidgin SIPE users register with Parley (digest
-// through a 407), read in-band provisioning, ask the Focus Factory for its
+// through a 407; alice's login is "alice", bob's his whole address, SIPE's
+// default), read in-band provisioning, ask the Focus Factory for its
 // capabilities, join a meeting's Focus, receive the roster, join the IM
 // Conferencing Server and exchange group IM, each seeing the other's
 // message attributed to him.
@@ -298,13 +306,17 @@ func TestSIPEConference(t *testing.T) {
 	shim := requireSIPE(t)
 	srv := startParley(t, serverOptions{registerChallenge: "proxy"})
 	alice := &sipeUser{user: user{name: "alice", password: "Sipe-alice-1", display: "Alice Anderson"}}
-	bob := &sipeUser{user: user{name: "bob", password: "Sipe-bob-22", display: "Bob Brown"}}
+	bob := &sipeUser{user: user{name: "bob", password: "Sipe-bob-22", display: "Bob Brown"}, addressLogin: true}
 	srv.addUsers(t, alice.user, bob.user)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	ca := startSIPE(ctx, t, srv, alice, shim)
 	cb := startSIPE(ctx, t, srv, bob, shim)
+
+	if !strings.Contains(cb.wire(), `Proxy-Authorization: Digest username="bob@`+srv.domain+`"`) {
+		t.Errorf("bob's SIPE did not sign in with his address as the digest username")
+	}
 
 	// Provisioning (vnd-microsoft-provisioning-v2, piggy-backed on the
 	// SUBSCRIBE's 200) gave SIPE the focus factory, and SIPE asked it for
