@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -32,49 +31,17 @@ import (
 //     Announcement Service sends it too, in INFO within its dialog with
 //     the MCU (cas.go), and it runs the same way.
 
-// MaxControlBody bounds a control request.
+// MaxControlBody bounds a control request: C3P's own limit, which
+// c3p.ServeHTTP applies.
 const MaxControlBody = c3p.MaxBodySize
 
-// ServeControl handles one control request. verify checks the caller (a
-// trusted role's signature over the body); nil accepts any caller, for
-// tests.
+// ServeControl handles one control request (c3p.ServeHTTP). verify checks
+// the caller (a trusted role's signature over the body); nil accepts any
+// caller, for tests.
 func (m *MCU) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*http.Request, []byte) error) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST a C3P request", http.StatusMethodNotAllowed)
-		return
+	if err := c3p.ServeHTTP(w, r, verify, m.answer); errors.Is(err, c3p.ErrUntrusted) {
+		m.log.WarnContext(r.Context(), "A/V MCU control request refused", "remote", r.RemoteAddr, "err", err)
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]), c3p.ContentType) {
-		http.Error(w, "the body must be "+c3p.ContentType, http.StatusUnsupportedMediaType)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxControlBody+1))
-	if err != nil {
-		http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if len(body) > MaxControlBody {
-		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	if verify != nil {
-		if err := verify(r, body); err != nil {
-			m.log.WarnContext(r.Context(), "A/V MCU control request refused", "remote", r.RemoteAddr, "err", err)
-			http.Error(w, "not a trusted role: "+err.Error(), http.StatusForbidden)
-			return
-		}
-	}
-	req, err := c3p.ParseRequest(body)
-	if err != nil {
-		fail, ok := c3p.FailureFor(err)
-		if !ok {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		m.writeC3P(w, fail.Response)
-		return
-	}
-	m.writeC3P(w, m.answer(r.Context(), req))
 }
 
 // answer runs a command from the HTTP control channel or the announcement
@@ -93,16 +60,6 @@ func (m *MCU) answer(ctx context.Context, req *c3p.Request) *c3p.Response {
 		return c3p.NewFailure(req.Header, req.Command.CommandName(), reason, 0).Response
 	}
 	return c3p.NewResponse(req.Header, c3p.CodeSuccess, cmd)
-}
-
-func (m *MCU) writeC3P(w http.ResponseWriter, res *c3p.Response) {
-	b, err := res.Marshal()
-	if err != nil {
-		http.Error(w, "encoding the response", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", c3p.ContentType)
-	_, _ = w.Write(b)
 }
 
 // Failure reasons of control commands.

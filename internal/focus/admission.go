@@ -8,6 +8,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // Admission (seed 003, "Meeting Security and Access" and "Meeting
@@ -27,7 +28,7 @@ type joiner struct {
 	// endpoint and dialog are a client's focus join; dialIn a caller the
 	// attendant adds.
 	endpoint string
-	dialog   *dialog
+	dialog   *dialog.Dialog
 	dialIn   *dialIn
 	// meeting is the meeting as the store has it now: lists and
 	// admission may have changed since the activation.
@@ -108,7 +109,7 @@ func (c *conference) join(j *joiner) admission {
 			// (a client that reconnected).
 			c.f.removeDialog(old.Dialog.ID)
 			delete(c.sessions, old.Dialog.ID)
-			c.f.byeAll([]*dialog{old.Dialog})
+			c.f.byeAll([]*dialog.Dialog{old.Dialog})
 		}
 		p.Session = &session{Dialog: j.dialog, Endpoint: j.endpoint}
 		c.sessions[j.dialog.ID] = p

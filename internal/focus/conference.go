@@ -9,6 +9,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // conference is one active meeting. Its state is owned by the goroutine of
@@ -290,7 +291,7 @@ func (c *conference) deactivate(why string) {
 	for _, s := range c.subs {
 		c.endSubscription(s, "noresource", final)
 	}
-	var byes []*dialog
+	var byes []*dialog.Dialog
 	for _, p := range c.participants {
 		if p.Session != nil {
 			byes = append(byes, p.Session.Dialog)
@@ -380,13 +381,13 @@ func (f *Focus) forget(c *conference) {
 }
 
 // byeAll ends focus dialogs from our side, in the background.
-func (f *Focus) byeAll(dialogs []*dialog) {
+func (f *Focus) byeAll(dialogs []*dialog.Dialog) {
 	for _, d := range dialogs {
 		f.spawn(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 			defer cancel()
 			contact := f.contact(d.Transport)
-			if err := d.bye(ctx, f.cfg.Client, contact); err != nil && !errors.Is(err, context.Canceled) {
+			if err := d.Bye(ctx, f.cfg.Client, contact); err != nil && !errors.Is(err, context.Canceled) {
 				f.log.Debug("BYE to a participant failed", "dialog", d.ID, "err", err)
 			}
 		})

@@ -17,6 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // BenchmarkFanout1000 measures the Focus's side of a roster change alone:
@@ -105,12 +106,8 @@ func BenchmarkFanout1000(b *testing.B) {
 		c.countEnterprise(1) // keeps the 10-minute rule away
 		for i := range n {
 			entity := fmt.Sprintf("sip:p%d@fabrikam.test", i)
-			d := &dialog{
-				CallID: "call-" + strconv.Itoa(i), LocalTag: "ours", RemoteTag: "theirs" + strconv.Itoa(i),
-				Local: uri, Remote: entity, Target: "sip:phone@" + peer, Transport: "UDP", Peer: peer,
-			}
-			d.ID = sip.DialogIDMake(d.CallID, d.LocalTag, d.RemoteTag)
-			if err := d.parse(); err != nil {
+			d, err := benchDialog(uri, entity, "call-"+strconv.Itoa(i), "theirs"+strconv.Itoa(i), peer)
+			if err != nil {
 				return err
 			}
 			c.seq++
@@ -157,6 +154,30 @@ func BenchmarkFanout1000(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/notification")
+}
+
+// benchDialog is the dialog a subscriber's SUBSCRIBE from peer over UDP
+// would have created.
+func benchDialog(uri, entity, callID, fromTag, peer string) (*dialog.Dialog, error) {
+	var to, from, contact sip.Uri
+	for _, u := range []struct {
+		s   string
+		dst *sip.Uri
+	}{{uri, &to}, {entity, &from}, {"sip:phone@" + peer, &contact}} {
+		if err := sip.ParseUri(u.s, u.dst); err != nil {
+			return nil, err
+		}
+	}
+	req := sip.NewRequest(sip.SUBSCRIBE, to)
+	req.AppendHeader(&sip.FromHeader{Address: from, Params: sip.HeaderParams{{K: "tag", V: fromTag}}})
+	req.AppendHeader(&sip.ToHeader{Address: to})
+	id := sip.CallIDHeader(callID)
+	req.AppendHeader(&id)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.SUBSCRIBE})
+	req.AppendHeader(&sip.ContactHeader{Address: contact})
+	req.SetTransport("UDP")
+	req.SetSource(peer)
+	return dialog.New(req, "ours")
 }
 
 // nopMeetings and nopDirectory stand for the store in BenchmarkFanout1000,

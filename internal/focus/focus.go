@@ -13,6 +13,7 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // Meetings is the pool database's meeting table, as the Focus uses it:
@@ -215,13 +216,13 @@ func New(cfg Config, log *slog.Logger) (*Focus, error) {
 }
 
 // contact is our Contact for a transport.
-func (f *Focus) contact(transport string) sip.ContactHeader {
+func (f *Focus) contact(transport string) *sip.ContactHeader {
 	if v, ok := f.contacts.Load(transport); ok {
-		return v.(sip.ContactHeader)
+		return v.(*sip.ContactHeader)
 	}
 	c := f.cfg.Contact(transport)
-	f.contacts.Store(transport, c)
-	return c
+	v, _ := f.contacts.LoadOrStore(transport, &c)
+	return v.(*sip.ContactHeader)
 }
 
 // Handles reports whether req is addressed to a Focus: its Request-URI is
@@ -241,7 +242,7 @@ func (f *Focus) Owns(req *sip.Request) bool {
 
 // dialogConference is the conference of the dialog req belongs to.
 func (f *Focus) dialogConference(req *sip.Request) *conference {
-	id, ok := dialogID(req)
+	id, ok := dialog.IDOf(req)
 	if !ok {
 		return nil
 	}
@@ -272,6 +273,16 @@ func (f *Focus) canonical(uri string) string {
 		return strings.ToLower(scheme) + ":" + strings.ToLower(rest)
 	}
 	return strings.ToLower(u)
+}
+
+// baseURI is a URI without angle brackets and parameters, the part by
+// which the directory knows a user.
+func baseURI(u string) string {
+	u = strings.TrimSpace(u)
+	u = strings.TrimSuffix(strings.TrimPrefix(u, "<"), ">")
+	u, _, _ = strings.Cut(u, ";")
+	u, _, _ = strings.Cut(u, "?")
+	return u
 }
 
 // conferenceOf parses a conference URI into the canonical focus URI and

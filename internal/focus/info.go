@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/c3p"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // Control commands: C3P requests in INFO within a focus dialog
@@ -52,7 +53,7 @@ func (f *Focus) ServeINFO(ctx context.Context, req *sip.Request, tx sip.ServerTr
 		f.respond(tx, sipReject(req, 400, f.cfg.Hostname, err.Error(), c3p.DiagnosticFor(err)))
 		return
 	}
-	id, _ := dialogID(req)
+	id, _ := dialog.IDOf(req)
 	out, err := call(ctx, c, func() infoResult { return c.command(id, caller, req, creq) })
 	if err != nil {
 		f.respond(tx, sipReject(req, 481, f.cfg.Hostname, "the meeting has ended", 0))
@@ -93,7 +94,7 @@ func (c *conference) command(id string, caller Caller, req *sip.Request, creq *c
 		// A trusted service's dialog, or one that just ended.
 		return infoResult{refusal: refuse(ErrUnauthorized, 0, reasonUnauthorized, c3p.DiagAuthorizationFailed, "this dialog may not send commands")}
 	}
-	if !who.Session.Dialog.accept(req) {
+	if !who.Session.Dialog.Accept(req) {
 		return infoResult{refusal: refuse(ErrInvalid, 0, reasonMalformed, 0, "CSeq out of order")}
 	}
 	if caller.User != "" && who.Authenticated && c.f.canonical(caller.User) != who.Entity {
@@ -264,7 +265,7 @@ func (c *conference) deleteUser(who *participant, cmd *c3p.DeleteUser) infoResul
 		}
 		c.remove(target, "removed by "+who.Entity)
 		if session != nil {
-			c.f.byeAll([]*dialog{session.Dialog})
+			c.f.byeAll([]*dialog.Dialog{session.Dialog})
 		}
 	}
 	return res

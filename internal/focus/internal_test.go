@@ -1,7 +1,10 @@
 package focus
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +152,7 @@ func TestDecodeSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Participants) != 1 || s.Participants[0].Session.Dialog.RemoteCSeq != 2 {
+	if len(s.Participants) != 1 || s.Participants[0].Session.Dialog.RemoteCSeq() != 2 {
 		t.Errorf("snapshot = %+v", s)
 	}
 	for _, bad := range []string{
@@ -160,10 +163,49 @@ func TestDecodeSnapshot(t *testing.T) {
 		strings.Replace(snapshotSeed, `"target":"sip:a@192.0.2.1:5060"`, `"target":"::"`, 1),
 		strings.Replace(snapshotSeed, `"version":3`, `"version":3,"mcus":[{"type":"chat","url":"","uri":"sip:a@x"}]`, 1),
 		strings.Replace(snapshotSeed, `"version":3`, `"version":3,"mcus":[{"type":"","url":"https://m","uri":"sip:a@x"}]`, 1),
+		strings.Replace(snapshotSeed, `"id":"c__t__r"`, `"id":"c__t__x"`, 1),
+		strings.Replace(snapshotSeed, `"remote":"sip:a@x",`, ``, 1),
+		// A session without its dialog.
+		withoutDialog(snapshotSeed),
 	} {
 		if _, err := decodeSnapshot([]byte(bad)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("decodeSnapshot(%.60q...) = %v, want ErrInvalid", bad, err)
 		}
+	}
+}
+
+// withoutDialog is a snapshot with one session, its dialog left out.
+func withoutDialog(snapshot string) string {
+	before, _, _ := strings.Cut(snapshot, `"dialog":`)
+	return before + `"endpoint":"{E}"}}]}`
+}
+
+// TestOldSnapshotRoundTrip: a snapshot written before the Focus used
+// sipx/dialog decodes, and encodes again to the very same JSON: the
+// dialogs keep their field names and counters (TestResumeOldSnapshot
+// resumes it).
+func TestOldSnapshotRoundTrip(t *testing.T) {
+	golden, err := os.ReadFile("testdata/snapshot-v1-old-dialogs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := decodeSnapshot(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Subscriptions[0].Dialog; d.LocalCSeq() != 3 || d.RemoteCSeq() != 1 || len(s.Participants[1].Session.Dialog.RouteSet) != 1 {
+		t.Errorf("dialogs read: subscription CSeqs %d/%d, bob's route set %q", d.LocalCSeq(), d.RemoteCSeq(), s.Participants[1].Session.Dialog.RouteSet)
+	}
+	got, err := s.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := json.Compact(&want, golden); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("re-encoded snapshot differs from the golden:\n got %s\nwant %s", got, want.Bytes())
 	}
 }
 
@@ -192,6 +234,10 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(snapshotSeed))
 	f.Add([]byte(snapshotWithMCUs))
 	f.Add([]byte(`{"format":1,"subscriptions":[{"dialog":{"id":"x"}}]}`))
+	f.Add([]byte(`{"format":1,"services":[{"dialog":null,"endpoint":"{S}"}]}`))
+	if golden, err := os.ReadFile("testdata/snapshot-v1-old-dialogs.json"); err == nil {
+		f.Add(golden)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeSnapshot(b)
 		if err != nil {
@@ -199,6 +245,22 @@ func FuzzDecodeSnapshot(f *testing.F) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)
 			}
 			return
+		}
+		// Resuming reads every dialog without checking it again.
+		for _, p := range s.Participants {
+			if p.Session != nil && p.Session.Dialog == nil {
+				t.Fatal("a decoded session without its dialog")
+			}
+		}
+		for _, v := range s.Services {
+			if v.Dialog == nil {
+				t.Fatal("a decoded service without its dialog")
+			}
+		}
+		for _, v := range s.Subscriptions {
+			if v.Dialog == nil {
+				t.Fatal("a decoded subscription without its dialog")
+			}
 		}
 		out, err := s.encode()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/c3p"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // Joining and leaving: the INVITE with a C3P addUser that opens a focus
@@ -36,7 +37,7 @@ func (f *Focus) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Server
 			return
 		}
 		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-		contact := f.contact(req.Transport())
+		contact := *f.contact(req.Transport())
 		res.AppendHeader(&contact)
 		f.respond(tx, res)
 		return
@@ -100,7 +101,7 @@ func (f *Focus) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Server
 	}
 	defer dlg.Close()
 	tag, _ := dlg.InviteRequest.To().Params.Get("tag")
-	if j.dialog, err = newDialog(req, tag); err != nil {
+	if j.dialog, err = dialog.New(req, tag); err != nil {
 		f.writeFailure(dlg.WriteResponse, f.c3pFailure(dlg.InviteRequest, 400, creq, reasonMalformed, c3p.DiagAddUserInvalid, err.Error()))
 		return
 	}
@@ -126,7 +127,7 @@ func (f *Focus) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Server
 		f.log.ErrorContext(ctx, "encoding an addUser response", "err", err)
 		body = nil
 	}
-	contact := f.contact(req.Transport())
+	contact := *f.contact(req.Transport())
 	err = dlg.Respond(200, "OK", body,
 		sip.NewHeader("Content-Type", c3p.ContentType),
 		sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, INFO, SUBSCRIBE"),
@@ -136,7 +137,7 @@ func (f *Focus) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Server
 		f.log.InfoContext(ctx, "focus join not completed", "user", adm.entity, "err", err)
 		id := j.dialog.ID
 		if c.post(func() { c.leave(id, "the join was not acknowledged") }) {
-			f.byeAll([]*dialog{j.dialog})
+			f.byeAll([]*dialog.Dialog{j.dialog})
 		}
 	}
 }
@@ -271,7 +272,7 @@ func (f *Focus) serviceJoin(ctx context.Context, req *sip.Request, tx sip.Server
 	}
 	defer dlg.Close()
 	tag, _ := dlg.InviteRequest.To().Params.Get("tag")
-	d, err := newDialog(req, tag)
+	d, err := dialog.New(req, tag)
 	if err != nil {
 		f.writeFailure(dlg.WriteResponse, f.c3pFailure(dlg.InviteRequest, 400, creq, reasonMalformed, c3p.DiagAddUserInvalid, err.Error()))
 		return
@@ -292,7 +293,7 @@ func (f *Focus) serviceJoin(ctx context.Context, req *sip.Request, tx sip.Server
 		Keys: &c3p.ConferenceKeys{ConfEntity: conf},
 		User: &c3p.User{Entity: add.User.Entity, Roles: []string{RoleAttendee.wire()}},
 	}).Marshal()
-	contact := f.contact(req.Transport())
+	contact := *f.contact(req.Transport())
 	if err := dlg.Respond(200, "OK", body, sip.NewHeader("Content-Type", c3p.ContentType), &contact); err != nil {
 		id := d.ID
 		c.post(func() { c.leave(id, "the join was not acknowledged") })
@@ -310,7 +311,7 @@ func (f *Focus) ServeACK(req *sip.Request, tx sip.ServerTransaction) {
 // he is still in its audio.
 func (f *Focus) ServeBYE(req *sip.Request, tx sip.ServerTransaction) {
 	c := f.dialogConference(req)
-	id, _ := dialogID(req)
+	id, _ := dialog.IDOf(req)
 	if c == nil {
 		f.respond(tx, sipReject(req, 481, f.cfg.Hostname, "no such focus dialog", 0))
 		return

@@ -75,7 +75,7 @@ func (f *Focus) notify(s *subscription, n note) error {
 	if s.benotify {
 		method = methodBENOTIFY
 	}
-	req := s.d.request(method, f.contact(s.d.Transport))
+	req := s.d.Request(method, f.contact(s.d.Transport))
 	req.AppendHeader(eventHeader)
 	req.AppendHeader(sip.NewHeader("Subscription-State", n.state))
 	if n.doc != nil {
@@ -100,7 +100,7 @@ func (f *Focus) notify(s *subscription, n note) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
-	if err := s.d.do(ctx, f.cfg.Client, req); err != nil {
+	if err := s.d.Do(ctx, f.cfg.Client, req); err != nil {
 		return fmt.Errorf("sending NOTIFY: %w", err)
 	}
 	return nil

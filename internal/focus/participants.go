@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // Role is a participant's role (seed 003, "User Roles").
@@ -103,7 +105,7 @@ const (
 
 // session is a participant's focus dialog and the endpoint it stands for.
 type session struct {
-	Dialog   *dialog
+	Dialog   *dialog.Dialog
 	Endpoint string
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parleyhq/parley/internal/directory"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // Persistence for restarts (issue 5: "the Focus state needed to resume is
@@ -31,7 +32,8 @@ import (
 const snapshotFormat = 1
 
 // snapshot is a conference's persisted state. It is a copy, taken on the
-// conference's goroutine and encoded off it.
+// conference's goroutine and encoded off it; only the dialogs are shared
+// (sessionState says why that is safe).
 type snapshot struct {
 	Format        int                 `json:"format"`
 	Conference    string              `json:"conference"`
@@ -77,62 +79,26 @@ type mcuAssignment struct {
 }
 
 // sessionState is a persisted focus dialog.
+//
+// A dialog is kept as the dialog itself: dialog.Dialog marshals to the
+// fields and counters a snapshot has always held, under the same names
+// (testdata/snapshot-v1-old-dialogs.json is one written before), and
+// unmarshals only when complete. A snapshot shares the conference's
+// dialogs rather than copying them: their fields never change, and the
+// counters it encodes are atomic and only ever newer than when it was
+// taken, which is what a restarted Focus needs.
 type sessionState struct {
-	Dialog   dialogState `json:"dialog"`
-	Endpoint string      `json:"endpoint"`
+	Dialog   *dialog.Dialog `json:"dialog"`
+	Endpoint string         `json:"endpoint"`
 }
 
 // subscriptionState is a persisted subscription.
 type subscriptionState struct {
-	Dialog   dialogState `json:"dialog"`
-	User     string      `json:"user,omitempty"`
-	BENotify bool        `json:"benotify,omitempty"`
-	Expires  time.Time   `json:"expires"`
-	Base     int64       `json:"base"`
-}
-
-// dialogState is a persisted dialog.
-type dialogState struct {
-	ID         string   `json:"id"`
-	CallID     string   `json:"call_id"`
-	LocalTag   string   `json:"local_tag"`
-	RemoteTag  string   `json:"remote_tag"`
-	Local      string   `json:"local"`
-	Remote     string   `json:"remote"`
-	Target     string   `json:"target"`
-	RouteSet   []string `json:"route_set,omitempty"`
-	Transport  string   `json:"transport"`
-	Peer       string   `json:"peer"`
-	LocalCSeq  uint32   `json:"local_cseq"`
-	RemoteCSeq uint32   `json:"remote_cseq"`
-}
-
-// state copies a dialog for a snapshot.
-func (d *dialog) state() dialogState {
-	return dialogState{
-		ID: d.ID, CallID: d.CallID, LocalTag: d.LocalTag, RemoteTag: d.RemoteTag,
-		Local: d.Local, Remote: d.Remote, Target: d.Target, RouteSet: d.RouteSet,
-		Transport: d.Transport, Peer: d.Peer,
-		LocalCSeq: d.LocalCSeq.Load(), RemoteCSeq: d.RemoteCSeq.Load(),
-	}
-}
-
-// dialog rebuilds a dialog from a snapshot.
-func (s dialogState) dialog() (*dialog, error) {
-	if s.ID == "" || s.CallID == "" || s.LocalTag == "" || s.RemoteTag == "" || s.Target == "" {
-		return nil, fmt.Errorf("%w: incomplete dialog in a snapshot", ErrInvalid)
-	}
-	d := &dialog{
-		ID: s.ID, CallID: s.CallID, LocalTag: s.LocalTag, RemoteTag: s.RemoteTag,
-		Local: s.Local, Remote: s.Remote, Target: s.Target, RouteSet: s.RouteSet,
-		Transport: s.Transport, Peer: s.Peer,
-	}
-	d.LocalCSeq.Store(s.LocalCSeq)
-	d.RemoteCSeq.Store(s.RemoteCSeq)
-	if err := d.parse(); err != nil {
-		return nil, err
-	}
-	return d, nil
+	Dialog   *dialog.Dialog `json:"dialog"`
+	User     string         `json:"user,omitempty"`
+	BENotify bool           `json:"benotify,omitempty"`
+	Expires  time.Time      `json:"expires"`
+	Base     int64          `json:"base"`
 }
 
 // snapshot copies the conference's state. On the conference goroutine;
@@ -158,16 +124,16 @@ func (c *conference) snapshot() *snapshot {
 			Chats: slices.Clone(p.Chats), ChatAllowed: p.ChatAllowed,
 		}
 		if p.Session != nil {
-			ps.Session = &sessionState{Dialog: p.Session.Dialog.state(), Endpoint: p.Session.Endpoint}
+			ps.Session = &sessionState{Dialog: p.Session.Dialog, Endpoint: p.Session.Endpoint}
 		}
 		s.Participants = append(s.Participants, ps)
 	}
 	for _, v := range c.services {
-		s.Services = append(s.Services, sessionState{Dialog: v.Dialog.state(), Endpoint: v.Endpoint})
+		s.Services = append(s.Services, sessionState{Dialog: v.Dialog, Endpoint: v.Endpoint})
 	}
 	for _, v := range c.subs {
 		s.Subscriptions = append(s.Subscriptions, subscriptionState{
-			Dialog: v.d.state(), User: v.user, BENotify: v.benotify, Expires: v.expires, Base: v.base,
+			Dialog: v.d, User: v.user, BENotify: v.benotify, Expires: v.expires, Base: v.base,
 		})
 	}
 	return s
@@ -181,8 +147,8 @@ func (s *snapshot) encode() ([]byte, error) { return json.Marshal(s) }
 const maxSnapshot = 256 << 20
 
 // decodeSnapshot reads a snapshot and checks what resuming relies on: the
-// format, the roles, that every dialog is complete and every MCU
-// assignment whole.
+// format, the roles, that every dialog is there and complete (a dialog
+// that is not fails to unmarshal) and every MCU assignment whole.
 func decodeSnapshot(b []byte) (*snapshot, error) {
 	if len(b) > maxSnapshot {
 		return nil, fmt.Errorf("%w: snapshot of %d bytes", ErrInvalid, len(b))
@@ -205,24 +171,25 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 		default:
 			return nil, fmt.Errorf("%w: role %q in a snapshot", ErrInvalid, p.Role)
 		}
-		if p.Session != nil {
-			if _, err := p.Session.Dialog.dialog(); err != nil {
-				return nil, err
-			}
+		if p.Session != nil && p.Session.Dialog == nil {
+			return nil, errNoDialog
 		}
 	}
 	for _, v := range s.Services {
-		if _, err := v.Dialog.dialog(); err != nil {
-			return nil, err
+		if v.Dialog == nil {
+			return nil, errNoDialog
 		}
 	}
 	for _, v := range s.Subscriptions {
-		if _, err := v.Dialog.dialog(); err != nil {
-			return nil, err
+		if v.Dialog == nil {
+			return nil, errNoDialog
 		}
 	}
 	return s, nil
 }
+
+// errNoDialog reports a session or subscription saved without its dialog.
+var errNoDialog = fmt.Errorf("%w: a session or subscription without its dialog in a snapshot", ErrInvalid)
 
 // persister writes a conference's snapshots off its goroutine, gathering
 // the changes of SaveDelay into one write.
@@ -403,11 +370,7 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 			ChatAllowed: ps.ChatAllowed || ps.Session != nil,
 		}
 		if ps.Session != nil {
-			d, err := ps.Session.Dialog.dialog()
-			if err != nil {
-				return err
-			}
-			p.Session = &session{Dialog: d, Endpoint: ps.Session.Endpoint}
+			p.Session = &session{Dialog: ps.Session.Dialog, Endpoint: ps.Session.Endpoint}
 		}
 		// A caller's presence was his call, and audio legs and IM
 		// sessions live and die with the MCUs' sessions: all are gone.
@@ -427,23 +390,15 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 		}
 	}
 	for _, v := range s.Services {
-		d, err := v.Dialog.dialog()
-		if err != nil {
-			return err
-		}
-		c.services[d.ID] = &session{Dialog: d, Endpoint: v.Endpoint}
+		c.services[v.Dialog.ID] = &session{Dialog: v.Dialog, Endpoint: v.Endpoint}
 	}
 	now := f.cfg.Clock.Now()
 	for _, v := range s.Subscriptions {
 		if !v.Expires.After(now) {
 			continue
 		}
-		d, err := v.Dialog.dialog()
-		if err != nil {
-			return err
-		}
-		c.subs[d.ID] = &subscription{
-			d: d, user: v.User, benotify: v.BENotify, expires: v.Expires, base: v.Base,
+		c.subs[v.Dialog.ID] = &subscription{
+			d: v.Dialog, user: v.User, benotify: v.BENotify, expires: v.Expires, base: v.Base,
 			queue: make(chan note, f.cfg.SubscriberQueue), kill: make(chan struct{}),
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/c3p"
+	"github.com/parleyhq/parley/internal/sipx/dialog"
 )
 
 // The conference event package (RFC 4575 §3) on RFC 6665 subscriptions,
@@ -19,7 +20,7 @@ import (
 
 // subscription is one subscriber to a conference.
 type subscription struct {
-	d *dialog
+	d *dialog.Dialog
 	// user is the subscriber's authenticated AOR, "" for anonymous
 	// subscribers and trusted services; a participant's subscriptions end
 	// when he leaves.
@@ -66,7 +67,7 @@ func (s *subscription) activeState(now time.Time) string {
 type subscribeRequest struct {
 	caller    Caller
 	req       *sip.Request
-	dialog    *dialog // nil when refreshing
+	dialog    *dialog.Dialog // nil when refreshing
 	expires   time.Duration
 	piggyback bool
 	benotify  bool
@@ -131,13 +132,13 @@ func (f *Focus) subscribe(ctx context.Context, req *sip.Request, tx sip.ServerTr
 		if c = f.active(conf); c == nil {
 			return sipReject(req, 404, f.cfg.Hostname, "the meeting is not active", c3p.DiagInvalidConferenceURI)
 		}
-		d, err := newDialog(req, sip.GenerateTagN(16))
+		d, err := dialog.New(req, sip.GenerateTagN(16))
 		if err != nil {
 			return sipReject(req, 400, f.cfg.Hostname, err.Error(), 0)
 		}
 		sr.dialog = d
 	}
-	id, _ := dialogID(req)
+	id, _ := dialog.IDOf(req)
 	ans, err := call(ctx, c, func() subscribeAnswer { return c.subscribe(id, sr) })
 	if err != nil {
 		return sipReject(req, 481, f.cfg.Hostname, "the meeting has ended", 0)
@@ -150,7 +151,7 @@ func (f *Focus) subscribe(ctx context.Context, req *sip.Request, tx sip.ServerTr
 	res.To().Params.Add("tag", s.d.LocalTag)
 	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(ans.expires/time.Second))))
 	res.AppendHeader(sip.NewHeader("Event", c3p.EventConference))
-	contact := f.contact(req.Transport())
+	contact := *f.contact(req.Transport())
 	res.AppendHeader(&contact)
 	if ans.body != nil {
 		// The piggy-backed first notification: SIPE processes a 2xx to
@@ -255,7 +256,7 @@ func (c *conference) subscribe(id string, sr *subscribeRequest) subscribeAnswer 
 		if s == nil {
 			return subscribeAnswer{refusal: refuse(ErrNoUser, 481, reasonNoUser, 0, "no such subscription")}
 		}
-		if !s.d.accept(sr.req) {
+		if !s.d.Accept(sr.req) {
 			return subscribeAnswer{refusal: refuse(ErrInvalid, 500, reasonMalformed, 0, "CSeq out of order (RFC 3261 §12.2.2)")}
 		}
 		if sr.caller.User != "" && s.user != "" && sr.caller.User != s.user {
@@ -325,7 +326,11 @@ func (c *conference) sendFull(s *subscription, sr *subscribeRequest, fetch bool)
 	v := s.versionAt(c.version)
 	if sr.piggyback {
 		ans.body = d.body(nil, v)
-		ans.pigCSeq = s.d.LocalCSeq.Add(1)
+		// The piggy-backed state stands for the dialog's first NOTIFY:
+		// it takes that NOTIFY's CSeq, so that the sender's next request
+		// has a higher one (RFC 3261 §12.2.1.1). The request itself is
+		// never sent; sipx/dialog hands out CSeqs only with requests.
+		ans.pigCSeq = s.d.Request(sip.NOTIFY, c.f.contact(s.d.Transport)).CSeq().SeqNo
 		if fetch {
 			ans.start = false
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -23,7 +22,8 @@ import (
 //   - modifyConferenceLock: the Focus enforces the lock; accepted.
 //   - deleteConference: end the conference: everyone's dialog ends.
 
-// MaxControlBody bounds a control request.
+// MaxControlBody bounds a control request: C3P's own limit, which
+// c3p.ServeHTTP applies.
 const MaxControlBody = c3p.MaxBodySize
 
 // Handler serves the control surface: POST /c3p takes a C3P request
@@ -47,45 +47,12 @@ func (s *Server) Handler(verify func(*http.Request, []byte) error) http.Handler 
 	return mux
 }
 
-// ServeControl handles one control request. verify checks the caller; nil
-// accepts any caller, for tests.
+// ServeControl handles one control request (c3p.ServeHTTP). verify checks
+// the caller; nil accepts any caller, for tests.
 func (s *Server) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*http.Request, []byte) error) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST a C3P request", http.StatusMethodNotAllowed)
-		return
+	if err := c3p.ServeHTTP(w, r, verify, s.answerC3P); errors.Is(err, c3p.ErrUntrusted) {
+		s.log.WarnContext(r.Context(), "IM MCU control request refused", "remote", r.RemoteAddr, "err", err)
 	}
-	if ct := r.Header.Get("Content-Type"); mediaType(ct) != c3p.ContentType {
-		http.Error(w, "the body must be "+c3p.ContentType, http.StatusUnsupportedMediaType)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxControlBody+1))
-	if err != nil {
-		http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if len(body) > MaxControlBody {
-		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	if verify != nil {
-		if err := verify(r, body); err != nil {
-			s.log.WarnContext(r.Context(), "IM MCU control request refused", "remote", r.RemoteAddr, "err", err)
-			http.Error(w, "not a trusted role: "+err.Error(), http.StatusForbidden)
-			return
-		}
-	}
-	req, err := c3p.ParseRequest(body)
-	if err != nil {
-		fail, ok := c3p.FailureFor(err)
-		if !ok {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		s.writeC3P(w, fail.Response)
-		return
-	}
-	s.writeC3P(w, s.answerC3P(r.Context(), req))
 }
 
 // answerC3P runs a command and returns its C3P response.
@@ -96,16 +63,6 @@ func (s *Server) answerC3P(ctx context.Context, req *c3p.Request) *c3p.Response 
 		return c3p.NewFailure(req.Header, req.Command.CommandName(), reason, 0).Response
 	}
 	return c3p.NewResponse(req.Header, c3p.CodeSuccess, cmd)
-}
-
-func (s *Server) writeC3P(w http.ResponseWriter, res *c3p.Response) {
-	b, err := res.Marshal()
-	if err != nil {
-		http.Error(w, "encoding the response", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", c3p.ContentType)
-	_, _ = w.Write(b)
 }
 
 // Failure reasons of control commands, as the A/V MCU gives them.

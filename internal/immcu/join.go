@@ -77,7 +77,7 @@ func (s *Server) ServeINVITE(ctx context.Context, req *sip.Request, tx sip.Serve
 	// and reaches the INVITE's transaction, not ServeACK (AwaitACK).
 	answered := make(chan struct{})
 	go dialog.AwaitACK(dlg, tx, answered)
-	contact := p.contact
+	contact := *p.contact
 	err = dlg.Respond(200, "OK", s.answer(off, contact),
 		sip.NewHeader("Content-Type", "application/sdp"),
 		sip.NewHeader("Allow", allowHeader),
@@ -142,11 +142,12 @@ func (s *Server) join(conf, entity string, d *dialog.Dialog, accepts []string, t
 		return nil, 482, "Loop Detected", "this dialog exists already"
 	}
 	c := s.conferences[conf]
+	contact := s.cfg.Contact(transport)
 	p = &participant{
 		conf:    c,
 		user:    c.allowed[key(entity)].entity,
 		d:       d,
-		contact: s.cfg.Contact(transport),
+		contact: &contact,
 		accepts: accepts,
 		queue:   make(chan outgoing, s.cfg.QueueLength),
 		ready:   make(chan struct{}),
@@ -187,10 +188,10 @@ func (s *Server) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.mu.Lock()
 		p.accepts = off.accepts
 		s.mu.Unlock()
-		res := sip.NewResponseFromRequest(req, 200, "OK", s.answer(off, p.contact))
+		res := sip.NewResponseFromRequest(req, 200, "OK", s.answer(off, *p.contact))
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.AppendHeader(sip.NewHeader("Allow", allowHeader))
-		contact := p.contact
+		contact := *p.contact
 		res.AppendHeader(&contact)
 		s.respond(tx, res)
 	})

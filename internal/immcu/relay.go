@@ -32,7 +32,7 @@ type participant struct {
 	conf    *conference
 	user    string // the entity the Focus added
 	d       *dialog.Dialog
-	contact sip.ContactHeader
+	contact *sip.ContactHeader
 	accepts []string
 	queue   chan outgoing
 	ready   chan struct{} // closed when his 2xx is acknowledged

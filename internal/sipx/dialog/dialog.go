@@ -178,8 +178,11 @@ func (d *Dialog) Accept(req *sip.Request) bool {
 // Request builds a request within the dialog (RFC 3261 §12.2.1.1): our URI
 // and tag in From, the peer's in To, the Call-ID, our next CSeq, the route
 // set, contact as our Contact, and a destination that reaches the peer. The
-// caller adds a body and its own headers and sends it with Do.
-func (d *Dialog) Request(method sip.RequestMethod, contact sip.ContactHeader) *sip.Request {
+// caller adds a body and its own headers and sends it with Do. contact is
+// put in the request as it is, never changed: a caller keeps one per
+// transport, so that a fan-out of a thousand NOTIFYs does not copy it a
+// thousand times.
+func (d *Dialog) Request(method sip.RequestMethod, contact *sip.ContactHeader) *sip.Request {
 	ruri := d.target
 	var routes []sip.Uri
 	strict := false
@@ -203,7 +206,7 @@ func (d *Dialog) Request(method sip.RequestMethod, contact sip.ContactHeader) *s
 		req.AppendHeader(&sip.RouteHeader{Address: routes[i]})
 	}
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.localCSeq.Add(1), MethodName: method})
-	req.AppendHeader(&contact)
+	req.AppendHeader(contact)
 	if d.Transport != "" {
 		req.SetTransport(d.Transport)
 	}
@@ -257,7 +260,7 @@ func (d *Dialog) Do(ctx context.Context, client *sipgo.Client, req *sip.Request)
 }
 
 // Bye ends the dialog from our side (RFC 3261 §15.1.1).
-func (d *Dialog) Bye(ctx context.Context, client *sipgo.Client, contact sip.ContactHeader) error {
+func (d *Dialog) Bye(ctx context.Context, client *sipgo.Client, contact *sip.ContactHeader) error {
 	return d.Do(ctx, client, d.Request(sip.BYE, contact))
 }
 

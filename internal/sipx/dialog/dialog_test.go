@@ -162,7 +162,7 @@ func TestRequest(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, method := range []sip.RequestMethod{sip.MESSAGE, sip.BYE} {
-				req := d.Request(method, contact)
+				req := d.Request(method, &contact)
 				if got := req.Recipient.String(); got != tt.ruri {
 					t.Errorf("Request-URI %s, want %s", got, tt.ruri)
 				}
@@ -203,8 +203,8 @@ func TestJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Request(sip.INFO, sip.ContactHeader{})
-	d.Request(sip.INFO, sip.ContactHeader{})
+	d.Request(sip.INFO, &sip.ContactHeader{})
+	d.Request(sip.INFO, &sip.ContactHeader{})
 	b, err := json.Marshal(d)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestJSON(t *testing.T) {
 	if r.fields() != d.fields() || r.LocalCSeq() != 2 || r.RemoteCSeq() != 7 {
 		t.Fatalf("restored %+v (%d, %d), want %+v", r.fields(), r.LocalCSeq(), r.RemoteCSeq(), d.fields())
 	}
-	req := r.Request(sip.BYE, sip.ContactHeader{})
+	req := r.Request(sip.BYE, &sip.ContactHeader{})
 	if req.CSeq().SeqNo != 3 || len(req.GetHeaders("Route")) != 1 || req.From().Address.String() != d.Local {
 		t.Errorf("request after restore: %s", req.String())
 	}

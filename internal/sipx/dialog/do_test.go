@@ -108,7 +108,7 @@ func TestDoLoopback(t *testing.T) {
 		{0, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
 	} {
 		answer.Store(tc.answer)
-		req := d.Request(sip.MESSAGE, contact)
+		req := d.Request(sip.MESSAGE, &contact)
 		req.SetBody([]byte("hello " + strconv.Itoa(i)))
 		req.AppendHeader(sip.NewHeader("Content-Type", "text/plain"))
 		rctx, rcancel := context.WithTimeout(ctx, 300*time.Millisecond)
