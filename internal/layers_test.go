@@ -26,6 +26,8 @@ var layer = map[string]int{
 	"internal/prompts":  0,
 	// 1: domain model.
 	"internal/directory": 1,
+	// C3P's HTTP binding: protocol, but it serves HTTP, which layer 0 may not.
+	"internal/c3p/c3phttp": 1,
 	// 2: roles.
 	"internal/registrar":    2,
 	"internal/proxy":        2,

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/internal/c3p"
+	"github.com/parleyhq/parley/internal/c3p/c3phttp"
 )
 
 // The Focus commands the A/V Conferencing Server over HTTP with C3P
@@ -32,14 +33,14 @@ import (
 //     the MCU (cas.go), and it runs the same way.
 
 // MaxControlBody bounds a control request: C3P's own limit, which
-// c3p.ServeHTTP applies.
+// c3phttp.Serve applies.
 const MaxControlBody = c3p.MaxBodySize
 
-// ServeControl handles one control request (c3p.ServeHTTP). verify checks
+// ServeControl handles one control request (c3phttp.Serve). verify checks
 // the caller (a trusted role's signature over the body); nil accepts any
 // caller, for tests.
 func (m *MCU) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*http.Request, []byte) error) {
-	if err := c3p.ServeHTTP(w, r, verify, m.answer); errors.Is(err, c3p.ErrUntrusted) {
+	if err := c3phttp.Serve(w, r, verify, m.answer); errors.Is(err, c3phttp.ErrUntrusted) {
 		m.log.WarnContext(r.Context(), "A/V MCU control request refused", "remote", r.RemoteAddr, "err", err)
 	}
 }

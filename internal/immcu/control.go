@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/parleyhq/parley/internal/c3p"
+	"github.com/parleyhq/parley/internal/c3p/c3phttp"
 )
 
 // The Focus commands the IM Conferencing Server over HTTP with C3P
@@ -23,7 +24,7 @@ import (
 //   - deleteConference: end the conference: everyone's dialog ends.
 
 // MaxControlBody bounds a control request: C3P's own limit, which
-// c3p.ServeHTTP applies.
+// c3phttp.Serve applies.
 const MaxControlBody = c3p.MaxBodySize
 
 // Handler serves the control surface: POST /c3p takes a C3P request
@@ -47,10 +48,10 @@ func (s *Server) Handler(verify func(*http.Request, []byte) error) http.Handler 
 	return mux
 }
 
-// ServeControl handles one control request (c3p.ServeHTTP). verify checks
+// ServeControl handles one control request (c3phttp.Serve). verify checks
 // the caller; nil accepts any caller, for tests.
 func (s *Server) ServeControl(w http.ResponseWriter, r *http.Request, verify func(*http.Request, []byte) error) {
-	if err := c3p.ServeHTTP(w, r, verify, s.answerC3P); errors.Is(err, c3p.ErrUntrusted) {
+	if err := c3phttp.Serve(w, r, verify, s.answerC3P); errors.Is(err, c3phttp.ErrUntrusted) {
 		s.log.WarnContext(r.Context(), "IM MCU control request refused", "remote", r.RemoteAddr, "err", err)
 	}
 }

@@ -1,9 +1,10 @@
-package c3p
+package c3phttp
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/parleyhq/parley/internal/c3p"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,11 +20,11 @@ type failingBody struct{}
 
 func (failingBody) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
 
-func TestServeHTTP(t *testing.T) {
-	valid, err := (&Request{
-		Header: Header{Version: Version, RequestID: 3, From: "sip:alice@parley.test;gruu;opaque=app:conf:focus:id:OPENMEET01",
+func TestServe(t *testing.T) {
+	valid, err := (&c3p.Request{
+		Header: c3p.Header{Version: c3p.Version, RequestID: 3, From: "sip:alice@parley.test;gruu;opaque=app:conf:focus:id:OPENMEET01",
 			To: "sip:alice@parley.test;gruu;opaque=app:conf:audio-video:id:OPENMEET01"},
-		Command: &DeleteUser{Keys: &UserKeys{ConfEntity: "sip:alice@parley.test;gruu;opaque=app:conf:focus:id:OPENMEET01",
+		Command: &c3p.DeleteUser{Keys: &c3p.UserKeys{ConfEntity: "sip:alice@parley.test;gruu;opaque=app:conf:focus:id:OPENMEET01",
 			UserEntity: "sip:bob@parley.test"}},
 	}).Marshal()
 	if err != nil {
@@ -31,7 +32,7 @@ func TestServeHTTP(t *testing.T) {
 	}
 	// Trailing white space is allowed after the root element (XML 1.0
 	// §2.1, Misc), so this is a valid request of exactly the limit.
-	atLimit := append(bytes.Clone(valid), bytes.Repeat([]byte(" "), MaxBodySize-len(valid))...)
+	atLimit := append(bytes.Clone(valid), bytes.Repeat([]byte(" "), c3p.MaxBodySize-len(valid))...)
 	// The envelope and the command's name read, its content not: the
 	// answer is the command's C3P failure.
 	malformed := []byte(`<request xmlns="urn:ietf:params:xml:ns:cccp" C3PVersion="1" requestId="9" from="sip:a@x" to="sip:b@x">` +
@@ -49,8 +50,8 @@ func TestServeHTTP(t *testing.T) {
 	unreached := func(*http.Request, []byte) error {
 		return errors.New("verify ran on a request refused before it")
 	}
-	success := func(_ context.Context, req *Request) *Response {
-		return NewResponse(req.Header, CodeSuccess, req.Command)
+	success := func(_ context.Context, req *c3p.Request) *c3p.Response {
+		return c3p.NewResponse(req.Header, c3p.CodeSuccess, req.Command)
 	}
 
 	tests := []struct {
@@ -60,41 +61,41 @@ func TestServeHTTP(t *testing.T) {
 		body        io.Reader
 		signature   string
 		verify      func(*http.Request, []byte) error
-		answer      func(context.Context, *Request) *Response
+		answer      func(context.Context, *c3p.Request) *c3p.Response
 		wantStatus  int
-		// answered: answer ran, and ServeHTTP returned nil. Otherwise
+		// answered: answer ran, and Serve returned nil. Otherwise
 		// its error wraps wantErr, is a parse *Error (wantParseErr), or
 		// says wantErrText.
 		answered     bool
 		wantErr      error
 		wantParseErr bool
 		wantErrText  string
-		wantCode     Code // of a C3P body, "" when there is none
+		wantCode     c3p.Code // of a C3P body, "" when there is none
 	}{
-		{name: "ok", method: http.MethodPost, contentType: ContentType, body: bytes.NewReader(valid),
-			wantStatus: 200, answered: true, wantCode: CodeSuccess},
+		{name: "ok", method: http.MethodPost, contentType: c3p.ContentType, body: bytes.NewReader(valid),
+			wantStatus: 200, answered: true, wantCode: c3p.CodeSuccess},
 		{name: "ok, signed, media type with parameters", method: http.MethodPost, contentType: " Application/CCCP+XML ; charset=utf-8",
-			body: bytes.NewReader(valid), signature: "ok", verify: signed, wantStatus: 200, answered: true, wantCode: CodeSuccess},
-		{name: "ok at the size limit", method: http.MethodPost, contentType: ContentType, body: bytes.NewReader(atLimit),
-			wantStatus: 200, answered: true, wantCode: CodeSuccess},
-		{name: "bad method", method: http.MethodGet, contentType: ContentType, body: bytes.NewReader(valid),
+			body: bytes.NewReader(valid), signature: "ok", verify: signed, wantStatus: 200, answered: true, wantCode: c3p.CodeSuccess},
+		{name: "ok at the size limit", method: http.MethodPost, contentType: c3p.ContentType, body: bytes.NewReader(atLimit),
+			wantStatus: 200, answered: true, wantCode: c3p.CodeSuccess},
+		{name: "bad method", method: http.MethodGet, contentType: c3p.ContentType, body: bytes.NewReader(valid),
 			verify: unreached, wantStatus: 405, wantErr: ErrNotC3P},
 		{name: "not C3P", method: http.MethodPost, contentType: "application/xml", body: bytes.NewReader(valid),
 			verify: unreached, wantStatus: 415, wantErr: ErrNotC3P},
 		{name: "no Content-Type", method: http.MethodPost, body: bytes.NewReader(valid),
 			verify: unreached, wantStatus: 415, wantErr: ErrNotC3P},
-		{name: "too large", method: http.MethodPost, contentType: ContentType, body: bytes.NewReader(append(atLimit, ' ')),
-			verify: unreached, wantStatus: 413, wantErr: ErrTooLarge},
-		{name: "body unreadable", method: http.MethodPost, contentType: ContentType, body: failingBody{},
+		{name: "too large", method: http.MethodPost, contentType: c3p.ContentType, body: bytes.NewReader(append(atLimit, ' ')),
+			verify: unreached, wantStatus: 413, wantErr: c3p.ErrTooLarge},
+		{name: "body unreadable", method: http.MethodPost, contentType: c3p.ContentType, body: failingBody{},
 			verify: unreached, wantStatus: 400, wantErrText: "connection reset"},
-		{name: "bad signature", method: http.MethodPost, contentType: ContentType, body: bytes.NewReader(valid),
+		{name: "bad signature", method: http.MethodPost, contentType: c3p.ContentType, body: bytes.NewReader(valid),
 			signature: "forged", verify: signed, wantStatus: 403, wantErr: ErrUntrusted, wantErrText: errSig.Error()},
-		{name: "unparsable", method: http.MethodPost, contentType: ContentType, body: strings.NewReader("<request"),
+		{name: "unparsable", method: http.MethodPost, contentType: c3p.ContentType, body: strings.NewReader("<request"),
 			wantStatus: 400, wantParseErr: true},
-		{name: "malformed command: a C3P failure", method: http.MethodPost, contentType: ContentType, body: bytes.NewReader(malformed),
-			wantStatus: 200, wantErr: ErrInvalid, wantParseErr: true, wantCode: CodeFailure},
-		{name: "no answer", method: http.MethodPost, contentType: ContentType, body: bytes.NewReader(valid),
-			answer: func(context.Context, *Request) *Response { return nil }, wantStatus: 500, answered: true},
+		{name: "malformed command: a C3P failure", method: http.MethodPost, contentType: c3p.ContentType, body: bytes.NewReader(malformed),
+			wantStatus: 200, wantErr: c3p.ErrInvalid, wantParseErr: true, wantCode: c3p.CodeFailure},
+		{name: "no answer", method: http.MethodPost, contentType: c3p.ContentType, body: bytes.NewReader(valid),
+			answer: func(context.Context, *c3p.Request) *c3p.Response { return nil }, wantStatus: 500, answered: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestServeHTTP(t *testing.T) {
 			}
 			answered := false
 			w := httptest.NewRecorder()
-			err := ServeHTTP(w, r, tt.verify, func(ctx context.Context, req *Request) *Response {
+			err := Serve(w, r, tt.verify, func(ctx context.Context, req *c3p.Request) *c3p.Response {
 				answered = true
 				if ctx.Value(ctxKey{}) != tt.name {
 					t.Error("answer was not given the request's context")
@@ -131,7 +132,7 @@ func TestServeHTTP(t *testing.T) {
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
-			var pe *Error
+			var pe *c3p.Error
 			if tt.wantParseErr && !errors.As(err, &pe) {
 				t.Errorf("err = %v, want a parse *Error", err)
 			}
@@ -142,15 +143,15 @@ func TestServeHTTP(t *testing.T) {
 				t.Errorf("405 with Allow %q, want POST (RFC 9110 §15.5.6)", w.Header().Get("Allow"))
 			}
 			if tt.wantCode == "" {
-				if ct := w.Header().Get("Content-Type"); ct == ContentType {
+				if ct := w.Header().Get("Content-Type"); ct == c3p.ContentType {
 					t.Errorf("an HTTP error sent as %s", ct)
 				}
 				return
 			}
-			if ct := w.Header().Get("Content-Type"); ct != ContentType {
-				t.Errorf("Content-Type %q, want %q", ct, ContentType)
+			if ct := w.Header().Get("Content-Type"); ct != c3p.ContentType {
+				t.Errorf("Content-Type %q, want %q", ct, c3p.ContentType)
 			}
-			res, perr := ParseResponse(w.Body.Bytes())
+			res, perr := c3p.ParseResponse(w.Body.Bytes())
 			if perr != nil {
 				t.Fatalf("the answer is not a C3P response: %v\n%s", perr, w.Body.Bytes())
 			}
