@@ -7,10 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/parleyhq/parley/internal/c3p"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/parleyhq/parley/internal/c3p"
 )
 
 // C3P over HTTP: the Focus commands its MCUs by POSTing a C3P request and

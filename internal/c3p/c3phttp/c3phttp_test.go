@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/parleyhq/parley/internal/c3p"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/parleyhq/parley/internal/c3p"
 )
 
 // ctxKey marks the request context, to see that answer is given it.
