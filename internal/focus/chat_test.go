@@ -8,6 +8,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // The chat MCU beside the A/V MCU: its allocation, who it is told of, the
@@ -156,7 +158,7 @@ func TestChatMCUAllocated(t *testing.T) {
 		t.Errorf("SIPE reads locked %q after the lock", v.locked)
 	}
 	a.info(&c3p.ModifyUserRoles{Keys: userKeys(anonConf, carol), Roles: []string{"presenter"}}).ok(t)
-	eventually(t, "the lock and the new role told to the chat MCU", func() bool {
+	siptest.Eventually(t, "the lock and the new role told to the chat MCU", func() bool {
 		var lock, role bool
 		for _, cmd := range h.mcus.commandsOf(chat) {
 			switch x := cmd.cmd.(type) {
@@ -179,7 +181,7 @@ func TestChatMCUAllocated(t *testing.T) {
 	}
 	a.info(&c3p.DeleteUser{MCU: c3p.MCUTarget{URI: chatURI(anonConf)}, Keys: userKeys(anonConf, bob)}).ok(t)
 	c.bye()
-	eventually(t, "bob and carol ejected from the chat MCU", func() bool {
+	siptest.Eventually(t, "bob and carol ejected from the chat MCU", func() bool {
 		log := h.mcus.logOf(chat)
 		return slices.Contains(log, "deleteUser "+bob) && slices.Contains(log, "deleteUser "+carol)
 	})
@@ -250,7 +252,7 @@ func TestChatSessions(t *testing.T) {
 			t.Errorf("notification %d has version %d", i+1, nt.version)
 		}
 	}
-	eventually(t, "bob ejected from the chat MCU", func() bool {
+	siptest.Eventually(t, "bob ejected from the chat MCU", func() bool {
 		return slices.Contains(h.mcus.logOf(chat), "deleteUser "+bob)
 	})
 }
@@ -312,7 +314,7 @@ func TestNoChatMCU(t *testing.T) {
 	if uris := answerURIs(t, d); uris["chat"] != chatURI(open) {
 		t.Errorf("the answer to the join that brought the chat MCU lists %v", uris)
 	}
-	eventually(t, "everyone who may chat told to the new chat MCU", func() bool {
+	siptest.Eventually(t, "everyone who may chat told to the new chat MCU", func() bool {
 		log := h.mcus.logOf(chat)
 		for _, u := range []string{alice, bob, carol, dave} {
 			if !slices.Contains(log, "addUser "+u) {
@@ -348,7 +350,7 @@ func TestChatResume(t *testing.T) {
 	if v.imMCU != chatURI(m.conf) || v.locked != "false" || len(v.inChat) != 0 {
 		t.Errorf("after the restart SIPE reads %+v, want the same chat MCU and nobody in the chat", v)
 	}
-	eventually(t, "the chat MCU provisioned again", func() bool {
+	siptest.Eventually(t, "the chat MCU provisioned again", func() bool {
 		log := m.h.mcus.logOf(chat)
 		i := slices.Index(log[1:], "addConference") + 1
 		if i == 0 {
@@ -362,7 +364,7 @@ func TestChatResume(t *testing.T) {
 		return true
 	})
 	m.h.f().ChatJoined(m.conf, bob, "im-bob-again")
-	eventually(t, "bob back in the chat", func() bool {
+	siptest.Eventually(t, "bob back in the chat", func() bool {
 		notes := m.watch.notes()
 		return slices.Equal(readAsSIPE(notes[len(notes)-1].doc(t)).inChat, []string{bob})
 	})

@@ -8,6 +8,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // The control commands in INFO and who may send them.
@@ -68,7 +70,7 @@ func TestCommandLock(t *testing.T) {
 	if ci := m.roster(t); *ci.ConferenceState.Locked {
 		t.Error("roster still locked")
 	}
-	eventually(t, "the lock relayed to the MCU", func() bool {
+	siptest.Eventually(t, "the lock relayed to the MCU", func() bool {
 		return slices.Contains(m.h.mcus.log(), "modifyConferenceLock")
 	})
 	// Two changes, two notifications; the failed attempts none.
@@ -99,7 +101,7 @@ func TestCommandRoles(t *testing.T) {
 	yes := true
 	m.bob.info(&c3p.ModifyConferenceLock{Locked: &yes}).failed(t, "unauthorized", c3p.DiagAuthorizationFailed)
 	m.carol.info(&c3p.ModifyConferenceLock{Locked: &yes}).ok(t)
-	eventually(t, "the new roles told to the MCU", func() bool {
+	siptest.Eventually(t, "the new roles told to the MCU", func() bool {
 		var presenters int
 		for _, c := range m.h.mcus.commands() {
 			if add, ok := c.cmd.(*c3p.AddUser); ok && add.User.Entity == carol && add.User.Roles[0] == "presenter" {
@@ -124,7 +126,7 @@ func TestCommandDeleteUser(t *testing.T) {
 	if want := []string{alice + " presenter", bob + " presenter"}; !slices.Equal(got, want) {
 		t.Errorf("roster = %q, want %q", got, want)
 	}
-	eventually(t, "the MCU told", func() bool {
+	siptest.Eventually(t, "the MCU told", func() bool {
 		log := m.h.mcus.log()
 		return slices.Contains(log, "deleteUser "+dave) && slices.Contains(log, "deleteUser "+carol)
 	})
@@ -186,7 +188,7 @@ func TestCommandMute(t *testing.T) {
 	before := len(mediaCalls(m.h.mcus))
 	m.bob.info(muteCmd(m.conf, carol, true)).ok(t)
 	m.h.f().LegJoined(m.conf, carol, "leg-2-"+carol)
-	eventually(t, "carol's new leg muted at the MCU", func() bool { return len(mediaCalls(m.h.mcus)) == before+1 })
+	siptest.Eventually(t, "carol's new leg muted at the MCU", func() bool { return len(mediaCalls(m.h.mcus)) == before+1 })
 	if !muted(m.roster(t), carol) {
 		t.Error("carol's new audio is not muted")
 	}
@@ -248,7 +250,7 @@ func TestCommandMuteAudience(t *testing.T) {
 	m.carol.info(muteCmd(m.conf, carol, false)).failed(t, "unauthorized", c3p.DiagAuthorizationFailed)
 	newPhone(m.h, frank).join(m.conf).ok()
 	m.h.f().LegJoined(m.conf, frank, "leg-frank")
-	eventually(t, "frank's leg muted", func() bool { return slices.Contains(mediaCalls(m.h.mcus), "modifyEndpointMedia "+frank) })
+	siptest.Eventually(t, "frank's leg muted", func() bool { return slices.Contains(mediaCalls(m.h.mcus), "modifyEndpointMedia "+frank) })
 	if !muted(m.roster(t), frank) {
 		t.Error("an attendee who joined a muted audience is not muted")
 	}
@@ -281,9 +283,9 @@ func TestCommandDeleteConference(t *testing.T) {
 // deleted.
 func checkEnded(t *testing.T, h *harness, conference string, watch *sub) {
 	t.Helper()
-	eventually(t, "the end of the meeting", func() bool { return len(h.f().Active()) == 0 })
+	siptest.Eventually(t, "the end of the meeting", func() bool { return len(h.f().Active()) == 0 })
 	notes := watch.notes()
-	eventually(t, "the last notification", func() bool {
+	siptest.Eventually(t, "the last notification", func() bool {
 		notes = watch.notes()
 		return len(notes) > 0 && strings.HasPrefix(notes[len(notes)-1].state, "terminated")
 	})
@@ -296,14 +298,14 @@ func checkEnded(t *testing.T, h *harness, conference string, watch *sub) {
 	}
 	_, _, key, _ := c3p.ParseConferenceURI(conference)
 	org, _, _, _ := c3p.ParseConferenceURI(conference)
-	eventually(t, "the meeting marked inactive", func() bool { return !h.meeting(org, key).Active })
+	siptest.Eventually(t, "the meeting marked inactive", func() bool { return !h.meeting(org, key).Active })
 	for _, typ := range []string{av, chat} {
-		eventually(t, "the "+typ+" MCU released", func() bool {
+		siptest.Eventually(t, "the "+typ+" MCU released", func() bool {
 			log := h.mcus.logOf(typ)
 			return len(log) > 0 && log[len(log)-1] == "deleteConference" && slices.Contains(h.mcus.releasedOf(typ), conference)
 		})
 	}
-	eventually(t, "the state deleted", func() bool { return !h.states.has(conference) })
+	siptest.Eventually(t, "the state deleted", func() bool { return !h.states.has(conference) })
 }
 
 func TestCommandOthers(t *testing.T) {

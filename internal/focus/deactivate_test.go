@@ -7,6 +7,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // Each deactivation rule of seed 003, "Meeting Deactivation", with fake
@@ -90,7 +92,7 @@ func TestDeactivateAndReactivate(t *testing.T) {
 	a := newPhone(h, alice).join(open)
 	a.ok()
 	a.info(&c3p.DeleteConference{}).ok(t)
-	eventually(t, "the end", func() bool { return len(h.f().Active()) == 0 && !h.meeting(alice, openKey).Active })
+	siptest.Eventually(t, "the end", func() bool { return len(h.f().Active()) == 0 && !h.meeting(alice, openKey).Active })
 	h.clock.Advance(time.Hour)
 	newPhone(h, bob).join(open).ok()
 	m := h.meeting(alice, openKey)
@@ -101,7 +103,7 @@ func TestDeactivateAndReactivate(t *testing.T) {
 	if got := users(ci); !slices.Equal(got, []string{bob + " presenter"}) {
 		t.Errorf("roster after reactivation = %q", got)
 	}
-	eventually(t, "a second MCU allocation", func() bool {
+	siptest.Eventually(t, "a second MCU allocation", func() bool {
 		n := 0
 		for _, l := range h.mcus.log() {
 			if l == "addConference" {

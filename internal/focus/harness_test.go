@@ -21,6 +21,8 @@ import (
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focus"
 	"github.com/parleyhq/parley/internal/store"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // The harness runs a Focus behind a loopback sipgo server, as the server
@@ -212,7 +214,7 @@ func newHarness(tb testing.TB, tweak ...func(*focus.Config)) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pc, ln := listenPair(tb)
+	pc, ln := siptest.ListenPair(tb)
 	h.addr = pc.LocalAddr().String()
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(h.log),
 		sipgo.WithClientConnectionAddr(h.addr))
@@ -287,7 +289,7 @@ func newHarness(tb testing.TB, tweak ...func(*focus.Config)) *harness {
 		pc.Close()
 		ln.Close()
 	})
-	waitListening(tb, ua, h.addr)
+	siptest.WaitListening(tb, ua, h.addr)
 	return h
 }
 
@@ -430,51 +432,4 @@ func (h *harness) meeting(organizer, key string) directory.Meeting {
 		h.t.Fatal(err)
 	}
 	return m
-}
-
-// listenPair opens a UDP socket and a TCP listener on the same loopback
-// port.
-func listenPair(tb testing.TB) (net.PacketConn, net.Listener) {
-	tb.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	tb.Fatal("no free UDP+TCP port pair")
-	return nil, nil
-}
-
-// waitListening returns once sipgo serves the UDP listener at addr.
-func waitListening(tb testing.TB, ua *sipgo.UserAgent, addr string) {
-	tb.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
-			c.TryClose()
-			if len(ua.TransportLayer().ListenPorts("tcp")) > 0 {
-				return
-			}
-		}
-		time.Sleep(time.Millisecond)
-	}
-	tb.Fatalf("listener %s not ready", addr)
-}
-
-// eventually polls cond until it holds.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // TestJoinRoles checks who gets in to which meeting and in which role
@@ -54,7 +56,7 @@ func TestJoinRoles(t *testing.T) {
 				if !strings.Contains(warning(c.res), tt.warning) {
 					t.Errorf("Warning = %q, want it to mention %q", warning(c.res), tt.warning)
 				}
-				eventually(t, "the refused meeting to be dropped", func() bool { return len(h.f().Active()) == 0 })
+				siptest.Eventually(t, "the refused meeting to be dropped", func() bool { return len(h.f().Active()) == 0 })
 				if tt.key != "NOSUCHMEET" && h.meeting(alice, tt.key).Active {
 					t.Error("a refused join activated the meeting")
 				}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // In-call keys and the announcements to dial-in callers.
@@ -77,14 +79,14 @@ func (r *dialRoom) expect(t *testing.T, want ...string) {
 	// A mute is announced once the MCU did it (two hops through the io
 	// worker): wait for what is expected before flushing.
 	var got []string
-	eventually(t, fmt.Sprintf("announcements %q", want), func() bool {
+	siptest.Eventually(t, fmt.Sprintf("announcements %q", want), func() bool {
 		got = announcements(r.h.mcus)[r.seen:]
 		return len(got) >= len(want)
 	})
 	r.press(r.caller, "leg-caller", "*9")
 	flush := r.caller + " fr-FR invalid_option"
 	want = append(slices.Clone(want), flush)
-	eventually(t, "the flush announcement", func() bool {
+	siptest.Eventually(t, "the flush announcement", func() bool {
 		got = announcements(r.h.mcus)[r.seen:]
 		return len(got) > 0 && got[len(got)-1] == flush
 	})
@@ -149,7 +151,7 @@ func TestKeysLock(t *testing.T) {
 	if n.ConferenceState == nil || n.ConferenceState.Locked == nil || !*n.ConferenceState.Locked {
 		t.Errorf("the subscriber was not told of the lock: %+v", n.ConferenceState)
 	}
-	eventually(t, "the MCU told of the lock", func() bool { return slices.Contains(r.h.mcus.log(), "modifyConferenceLock") })
+	siptest.Eventually(t, "the MCU told of the lock", func() bool { return slices.Contains(r.h.mcus.log(), "modifyConferenceLock") })
 	// Locked: a new caller is refused, as with the C3P command.
 	if _, err := r.h.f().AddDialInUser(context.Background(), r.conf, focus.DialIn{}); err == nil {
 		t.Error("a caller joined a meeting locked by *7")
@@ -250,7 +252,7 @@ func TestLeaderMuteRuleInC3P(t *testing.T) {
 func (r *dialRoom) mutedBy(t *testing.T, user, want string) {
 	t.Helper()
 	var got string
-	eventually(t, fmt.Sprintf("%s muted by %q", user, want), func() bool {
+	siptest.Eventually(t, fmt.Sprintf("%s muted by %q", user, want), func() bool {
 		ci := newPhone(r.h, alice).subscribe(r.conf, msClient).piggyDoc()
 		got = mutedByOf(ci, user)
 		return got == want

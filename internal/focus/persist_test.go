@@ -15,6 +15,8 @@ import (
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/directory"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // Restart in the middle of a meeting: the roster, the roles, the lock, the
@@ -60,7 +62,7 @@ func TestRestartKeepsRosterAndRoles(t *testing.T) {
 		t.Errorf("versions after the restart: %d then %d", m.watch.nth(notesBefore+1).version, last.version)
 	}
 	// The MCU was provisioned again with everyone on it.
-	eventually(t, "the MCU provisioned again", func() bool {
+	siptest.Eventually(t, "the MCU provisioned again", func() bool {
 		log := m.h.mcus.log()
 		i := slices.Index(log[1:], "addConference") + 1
 		if i == 0 {
@@ -94,7 +96,7 @@ func TestRestartDropsCallers(t *testing.T) {
 	}
 	h.f().LegJoined(anonConf, caller, "leg-1")
 	watch := newPhone(h, "sip:cas@pool.parley.test").subscribe(anonConf, subOpts{benotify: true, piggyback: true, expires: 3600, trusted: true})
-	eventually(t, "a snapshot", func() bool { return h.states.has(anonConf) })
+	siptest.Eventually(t, "a snapshot", func() bool { return h.states.has(anonConf) })
 	h.restart()
 	checkEnded(t, h, anonConf, watch)
 }
@@ -105,7 +107,7 @@ func TestResumeForgetsEndedMeetings(t *testing.T) {
 	h := newHarness(t)
 	open := conf(alice, openKey)
 	newPhone(h, alice).join(open).ok()
-	eventually(t, "a snapshot", func() bool { return h.states.has(open) })
+	siptest.Eventually(t, "a snapshot", func() bool { return h.states.has(open) })
 	snap, _ := h.states.Load(context.Background())
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -230,7 +232,7 @@ func TestResumeOldSnapshot(t *testing.T) {
 		"cas-call-1@192.0.2.10":   {"focustag-s", "castag", ""},
 	}
 	var byes []*sip.Request
-	eventually(t, "a BYE in each resumed dialog", func() bool {
+	siptest.Eventually(t, "a BYE in each resumed dialog", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		byes = slices.Clone(p.byes)
@@ -254,7 +256,7 @@ func TestResumeOldSnapshot(t *testing.T) {
 				b.CallID().Value(), from, to, b.CSeq().SeqNo, route, want.from, want.to, want.route)
 		}
 	}
-	eventually(t, "the subscription's last notification", func() bool {
+	siptest.Eventually(t, "the subscription's last notification", func() bool {
 		n := watch.notes()
 		return len(n) > 0 && n[len(n)-1].state == "terminated;reason=noresource"
 	})
@@ -267,7 +269,7 @@ func TestResumeOldSnapshot(t *testing.T) {
 	if last := notes[len(notes)-1]; uint64(last.cseq) < pigCSeq {
 		t.Errorf("the last notification has CSeq %d, before the piggy-backed %d", last.cseq, pigCSeq)
 	}
-	eventually(t, "the state deleted", func() bool { return !h.states.has(open) })
+	siptest.Eventually(t, "the state deleted", func() bool { return !h.states.has(open) })
 }
 
 // oldInfo sends a C3P command in alice's focus dialog of oldSnapshot,

@@ -17,6 +17,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/c3p"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // phone is a SIP client of the Focus: it joins, sends commands, subscribes
@@ -104,7 +106,7 @@ func newPhoneWith(tb testing.TB, h *harness, user, transport string, crowd bool)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pc, ln := listenPair(tb)
+	pc, ln := siptest.ListenPair(tb)
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(h.log)}
 	if transport == "UDP" {
 		opts = append(opts, sipgo.WithClientConnectionAddr(pc.LocalAddr().String()))
@@ -162,7 +164,7 @@ func newPhoneWith(tb testing.TB, h *harness, user, transport string, crowd bool)
 		pc.Close()
 		ln.Close()
 	})
-	waitListening(tb, ua, pc.LocalAddr().String())
+	siptest.WaitListening(tb, ua, pc.LocalAddr().String())
 	return p
 }
 
@@ -542,7 +544,7 @@ func (s *sub) nth(n int) notification {
 func (c *call) waitBye() {
 	c.p.t.Helper()
 	id := c.sess.InviteRequest.CallID().Value()
-	eventually(c.p.t, "a BYE to "+c.p.user, func() bool {
+	siptest.Eventually(c.p.t, "a BYE to "+c.p.user, func() bool {
 		c.p.mu.Lock()
 		defer c.p.mu.Unlock()
 		for _, b := range c.p.byes {

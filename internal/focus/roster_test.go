@@ -10,6 +10,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/focus"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // Roster documents against golden files, and the partial updates that
@@ -354,7 +356,7 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	fastSub.waitNotes(8)
 	slow.stall.Store(false)
 	notes := slowSub.waitNotes(2)
-	eventually(t, "the dropped subscriber's last NOTIFY", func() bool {
+	siptest.Eventually(t, "the dropped subscriber's last NOTIFY", func() bool {
 		notes = slowSub.notes()
 		return len(notes) > 0 && notes[len(notes)-1].state == "terminated;reason=deactivated"
 	})
@@ -379,7 +381,7 @@ func TestUnreachableSubscriberDropped(t *testing.T) {
 	p.answerNotify.Store(481)
 	newPhone(h, bob).join(open).ok()
 	// The NOTIFY of bob's join is answered 481: the subscription ends.
-	eventually(t, "the subscription to be forgotten", func() bool {
+	siptest.Eventually(t, "the subscription to be forgotten", func() bool {
 		return s.refresh(3600).StatusCode == 481
 	})
 	p.answerNotify.Store(200)

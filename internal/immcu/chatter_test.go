@@ -13,6 +13,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // sipeAccepts is SIPE's SDP_ACCEPT_TYPES without GMIME (sipe-im.h).
@@ -55,7 +57,7 @@ func newChatter(h *harness, user, transport string) *chatter {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	pc, ln := listenPair(h.t)
+	pc, ln := siptest.ListenPair(h.t)
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1")}
 	addr := ln.Addr().String()
 	if transport == "UDP" {
@@ -103,7 +105,7 @@ func newChatter(h *harness, user, transport string) *chatter {
 		pc.Close()
 		ln.Close()
 	})
-	waitListening(h.t, ua, pc.LocalAddr().String())
+	siptest.WaitListening(h.t, ua, pc.LocalAddr().String())
 	return c
 }
 
@@ -151,7 +153,7 @@ func (c *chatter) joinWith(contentType, body string) int {
 	c.sess = sess
 	c.mu.Unlock()
 	// The join is over when the server has the ACK.
-	eventually(c.t, c.user+" joined", func() bool { return c.h.events.count("joined "+c.user+" ") > joined })
+	siptest.Eventually(c.t, c.user+" joined", func() bool { return c.h.events.count("joined "+c.user+" ") > joined })
 	return sess.InviteResponse.StatusCode
 }
 
@@ -220,7 +222,7 @@ func (c *chatter) byeCount() int {
 // await waits until the chatter has n requests of method, and returns them.
 func (c *chatter) await(method sip.RequestMethod, n int) []*sip.Request {
 	c.t.Helper()
-	eventually(c.t, c.user+" receiving "+strconv.Itoa(n)+" "+string(method), func() bool {
+	siptest.Eventually(c.t, c.user+" receiving "+strconv.Itoa(n)+" "+string(method), func() bool {
 		return len(c.received(method)) >= n
 	})
 	return c.received(method)

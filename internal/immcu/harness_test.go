@@ -21,6 +21,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/immcu"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // The harness runs an IM Conferencing Server behind a loopback sipgo
@@ -133,7 +135,7 @@ func newHarness(tb testing.TB, tweak ...func(*immcu.Config)) *harness {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pc, ln := listenPair(tb)
+	pc, ln := siptest.ListenPair(tb)
 	h.addr = pc.LocalAddr().String()
 	h.port = pc.LocalAddr().(*net.UDPAddr).Port
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(h.log),
@@ -211,7 +213,7 @@ func newHarness(tb testing.TB, tweak ...func(*immcu.Config)) *harness {
 		pc.Close()
 		ln.Close()
 	})
-	waitListening(tb, ua, h.addr)
+	siptest.WaitListening(tb, ua, h.addr)
 	return h
 }
 
@@ -273,47 +275,4 @@ func (h *harness) addUser(user string) {
 func (h *harness) chatURI() sip.Uri {
 	return sip.Uri{Scheme: "sip", User: "alice", Host: "127.0.0.1", Port: h.port,
 		UriParams: sip.HeaderParams{{K: "gruu", V: ""}, {K: "opaque", V: "app:conf:chat:id:" + key}}}
-}
-
-func listenPair(tb testing.TB) (net.PacketConn, net.Listener) {
-	tb.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	tb.Fatal("no free UDP+TCP port pair")
-	return nil, nil
-}
-
-// eventually polls cond until it holds.
-func eventually(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// waitListening returns once sipgo serves the UDP and TCP listeners of ua
-// (the client side of a UDP user agent sends from its listener).
-func waitListening(tb testing.TB, ua *sipgo.UserAgent, addr string) {
-	tb.Helper()
-	eventually(tb, "listener "+addr, func() bool {
-		c, err := ua.TransportLayer().GetConnection("udp", addr)
-		if err != nil {
-			return false
-		}
-		c.TryClose()
-		return len(ua.TransportLayer().ListenPorts("tcp")) > 0
-	})
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/parleyhq/parley/internal/c3p"
 	"github.com/parleyhq/parley/internal/immcu"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // TestJoin admits only users the Focus added to a provisioned conference,
@@ -47,7 +49,7 @@ func TestJoin(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "the joins reported", func() bool { return h.events.count("joined ") == 4 })
+	siptest.Eventually(t, "the joins reported", func() bool { return h.events.count("joined ") == 4 })
 	for _, u := range []string{bob, alice, anon, carol} {
 		if !h.events.has("joined " + u + " " + focusURI) {
 			t.Errorf("no Joined for %s: %q", u, h.events.log)
@@ -226,8 +228,8 @@ func TestDeleteUser(t *testing.T) {
 	if res.Code != c3p.CodeSuccess {
 		t.Fatalf("deleteUser: %s %s", res.Code, res.Reason)
 	}
-	eventually(t, "bob's BYE", func() bool { return b.byeCount() == 1 })
-	eventually(t, "bob's Left", func() bool { return h.events.has("left " + bob + " " + focusURI + " ejected") })
+	siptest.Eventually(t, "bob's BYE", func() bool { return b.byeCount() == 1 })
+	siptest.Eventually(t, "bob's Left", func() bool { return h.events.has("left " + bob + " " + focusURI + " ejected") })
 	if code := a.send("text/plain", "still there?"); code != 200 {
 		t.Fatalf("MESSAGE: %d", code)
 	}
@@ -257,7 +259,7 @@ func TestDeadRecipient(t *testing.T) {
 			c.join(sipeAccepts)
 			c.answer.Store(tc.answer)
 			a.send("text/plain", "one")
-			eventually(t, "carol's Left", func() bool { return h.events.has("left " + carol + " " + focusURI + " unreachable") })
+			siptest.Eventually(t, "carol's Left", func() bool { return h.events.has("left " + carol + " " + focusURI + " unreachable") })
 			a.send("text/plain", "two")
 			got := b.await(sip.MESSAGE, 2)
 			if string(got[1].Body()) != "two" {
@@ -270,7 +272,7 @@ func TestDeadRecipient(t *testing.T) {
 				t.Errorf("RelayFailures = %d, want 1", h.srv.Metrics().RelayFailures.Load())
 			}
 			if tc.answer != 0 {
-				eventually(t, "carol's BYE", func() bool { return c.byeCount() == 1 })
+				siptest.Eventually(t, "carol's BYE", func() bool { return c.byeCount() == 1 })
 			}
 		})
 	}
@@ -307,7 +309,7 @@ func TestBye(t *testing.T) {
 	a.join(sipeAccepts)
 	b.join(sipeAccepts)
 	b.bye()
-	eventually(t, "bob's Left", func() bool { return h.events.has("left " + bob + " " + focusURI + " bye") })
+	siptest.Eventually(t, "bob's Left", func() bool { return h.events.has("left " + bob + " " + focusURI + " bye") })
 	a.send("text/plain", "alone")
 	b.quiet(sip.MESSAGE, 0)
 }
@@ -323,8 +325,8 @@ func TestDeleteConference(t *testing.T) {
 	if res.Code != c3p.CodeSuccess {
 		t.Fatalf("deleteConference: %s %s", res.Code, res.Reason)
 	}
-	eventually(t, "the BYEs", func() bool { return a.byeCount() == 1 && b.byeCount() == 1 })
-	eventually(t, "the Lefts", func() bool { return h.events.count("left ") == 2 })
+	siptest.Eventually(t, "the BYEs", func() bool { return a.byeCount() == 1 && b.byeCount() == 1 })
+	siptest.Eventually(t, "the Lefts", func() bool { return h.events.count("left ") == 2 })
 	if code := newChatter(h, alice, "TCP").join(sipeAccepts); code != 404 {
 		t.Errorf("join after deleteConference: %d, want 404", code)
 	}

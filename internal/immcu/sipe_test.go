@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // sipeConn speaks to the server over one TCP connection as Pidgin SIPE
@@ -135,7 +137,7 @@ func TestSIPEWire(t *testing.T) {
 		t.Fatalf("200 without To tag or IM answer: %s", res)
 	}
 	s.request("ACK", "", "", "")
-	eventually(t, "bob joined", func() bool { return h.events.has("joined " + bob + " " + focusURI) })
+	siptest.Eventually(t, "bob joined", func() bool { return h.events.has("joined " + bob + " " + focusURI) })
 
 	// alice speaks: the server relays to bob over his connection, in his
 	// dialog, naming alice in Ms-Sender.
@@ -179,5 +181,5 @@ func TestSIPEWire(t *testing.T) {
 	if res := s.response(); res.StatusCode != 200 {
 		t.Fatalf("BYE: %d", res.StatusCode)
 	}
-	eventually(t, "bob left", func() bool { return h.events.has("left " + bob + " " + focusURI + " bye") })
+	siptest.Eventually(t, "bob left", func() bool { return h.events.has("left " + bob + " " + focusURI + " bye") })
 }

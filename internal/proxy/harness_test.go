@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,42 +15,14 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/sipx"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // wait bounds every wait for a network event in these tests: generous, so
 // a slow machine does not flake, and never a sleep that must be "long
 // enough".
 const wait = 10 * time.Second
-
-// syncBuffer collects log output; it is printed when a test fails, and
-// unlike t.Output it may be written after the test has returned.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func testLogger(tb testing.TB, level slog.Level) *slog.Logger {
-	tb.Helper()
-	buf := &syncBuffer{}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			tb.Logf("log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: level}))
-}
 
 // fakeLocator is a location service held in memory.
 type fakeLocator struct {
@@ -106,7 +77,7 @@ func startProxyLane(tb testing.TB, cfg Config, loc Locator, lane bool) *testProx
 	if _, bench := tb.(*testing.B); bench {
 		level = slog.LevelWarn // debug records would be most of what is measured
 	}
-	log := testLogger(tb, level)
+	log := siptest.Logger(tb, level)
 	var p *Proxy // set before the listeners serve
 	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(log)}
 	if lane {
@@ -139,7 +110,7 @@ func startProxyLane(tb testing.TB, cfg Config, loc Locator, lane bool) *testProx
 	for _, m := range proxiedMethods {
 		srv.OnRequest(m, p.ServeSIP)
 	}
-	pc, ln := listenPair(tb)
+	pc, ln := siptest.ListenPair(tb)
 	go func() { _ = srv.ServeUDP(pc) }() // ends with an error when the listener closes
 	go func() { _ = srv.ServeTCP(ln) }()
 	tb.Cleanup(func() {
@@ -148,44 +119,8 @@ func startProxyLane(tb testing.TB, cfg Config, loc Locator, lane bool) *testProx
 		ln.Close()
 	})
 	tp := &testProxy{Proxy: p, udp: pc.LocalAddr().String(), tcp: ln.Addr().String()}
-	waitListening(tb, ua, tp.udp)
+	siptest.WaitListening(tb, ua, tp.udp)
 	return tp
-}
-
-// listenPair opens a UDP socket and a TCP listener on the same loopback
-// port, as a SIP server has.
-func listenPair(tb testing.TB) (net.PacketConn, net.Listener) {
-	tb.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	tb.Fatal("no free UDP+TCP port pair")
-	return nil, nil
-}
-
-// waitListening returns once sipgo has registered the UDP listener at addr
-// in its connection pool (ServeUDP does that in its own goroutine).
-func waitListening(tb testing.TB, ua *sipgo.UserAgent, addr string) {
-	tb.Helper()
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil {
-			c.TryClose()
-			if len(ua.TransportLayer().ListenPorts("tcp")) > 0 {
-				return
-			}
-		}
-		time.Sleep(time.Millisecond)
-	}
-	tb.Fatalf("listener %s not ready", addr)
 }
 
 // eventually polls cond until it holds or the wait bound passes.
@@ -232,7 +167,7 @@ type testUA struct {
 
 func newUA(tb testing.TB, user, transport string, onInvite behaviour) *testUA {
 	tb.Helper()
-	log := testLogger(tb, slog.LevelWarn)
+	log := siptest.Logger(tb, slog.LevelWarn)
 	u := &testUA{t: tb, user: user, transport: transport, onInvite: onInvite, got: make(chan *sip.Request, 64)}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(user),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
@@ -244,7 +179,7 @@ func newUA(tb testing.TB, user, transport string, onInvite behaviour) *testUA {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pc, ln := listenPair(tb)
+	pc, ln := siptest.ListenPair(tb)
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(log)}
 	if transport == "UDP" {
 		// Send from the listening socket, as phones do.
@@ -280,7 +215,7 @@ func newUA(tb testing.TB, user, transport string, onInvite behaviour) *testUA {
 		pc.Close()
 		ln.Close()
 	})
-	waitListening(tb, ua, pc.LocalAddr().String())
+	siptest.WaitListening(tb, ua, pc.LocalAddr().String())
 	return u
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/sipx"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // These tests drive the response context with fake transactions inside a
@@ -101,7 +103,7 @@ func fakeProxy(t *testing.T, cfg Config) (*Proxy, chan *fakeClientTx) {
 	}
 	loc.bind(bobAOR, Target{URI: contact})
 	cfg.Hostname = "127.0.0.1"
-	return New(cfg, sipx.NewLocal([]string{"example.com"}, []string{"127.0.0.1"}), loc, cli, testLogger(t, slog.LevelDebug)), txs
+	return New(cfg, sipx.NewLocal([]string{"example.com"}, []string{"127.0.0.1"}), loc, cli, siptest.Logger(t, slog.LevelDebug)), txs
 }
 
 func inviteForBob(t *testing.T) *sip.Request {

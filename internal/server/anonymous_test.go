@@ -20,6 +20,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/c3p"
+
+	"github.com/parleyhq/parley/internal/sipx/siptest"
 )
 
 // Anonymous joins through the whole server ([MS-SIPAE] §3.2.4.3,
@@ -35,27 +37,9 @@ const (
 	anonSecret = "Open Sesame 42"
 )
 
-// syncBuffer is a log the server and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // anonServer is a demo server with alice's meetings of the tests,
 // scheduled through her Focus Factory as a client would.
-func anonServer(t *testing.T, log *syncBuffer) (addr string) {
+func anonServer(t *testing.T, log *siptest.LogBuffer) (addr string) {
 	t.Helper()
 	srv := runTestServer(t, t.TempDir(), "127.0.0.1:0", log)
 	pw := demoPasswords(t, srv.out())
@@ -178,7 +162,7 @@ func anonymousUser() (string, string) {
 }
 
 func TestAnonymousJoin(t *testing.T) {
-	var log syncBuffer
+	var log siptest.LogBuffer
 	addr := anonServer(t, &log)
 	keyed := c3p.ConferenceURI(restartAlice, c3p.ServiceFocus, anonKeyed)
 
@@ -292,7 +276,7 @@ func TestAnonymousJoin(t *testing.T) {
 // TestAnonymousJoinThrottle: guessing a meeting's key is cut off after a
 // few wrong answers, and then the right one is refused too.
 func TestAnonymousJoinThrottle(t *testing.T) {
-	var log syncBuffer
+	var log siptest.LogBuffer
 	addr := anonServer(t, &log)
 	keyed := c3p.ConferenceURI(restartAlice, c3p.ServiceFocus, anonKeyed)
 	p := newTestPhone(t, addr, "UDP")
@@ -351,7 +335,7 @@ func newTestPhone(t *testing.T, server, transport string) *testPhone {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, ln := phoneListeners(t)
+	pc, ln := siptest.ListenPair(t)
 	opts := []sipgo.ClientOption{sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(log)}
 	addr := ln.Addr().String()
 	if transport == "UDP" {
@@ -396,25 +380,6 @@ func newTestPhone(t *testing.T, server, transport string) *testPhone {
 		time.Sleep(time.Millisecond)
 	}
 	return p
-}
-
-// phoneListeners opens a UDP socket and a TCP listener on one loopback
-// port.
-func phoneListeners(t *testing.T) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		pc.Close()
-	}
-	t.Fatal("no free UDP+TCP port pair")
-	return nil, nil
 }
 
 // parseURI parses a SIP URI of the test.
