@@ -115,7 +115,7 @@ func BenchmarkFanout1000(b *testing.B) {
 				Session: &session{Dialog: d, Endpoint: newEntity()}}
 			c.participants[entity] = p
 			s := &subscription{d: d, user: entity, benotify: true, expires: c.now().Add(time.Hour),
-				base: int64(c.version) - 1, queue: make(chan note, 256), kill: make(chan struct{})}
+				base: int64(c.version) - 1, queue: newNoteQueue(256), kill: make(chan struct{})}
 			c.subs[d.ID] = s
 			f.startSender(c, s)
 		}
@@ -200,4 +200,54 @@ func (nopDirectory) User(context.Context, string) (directory.User, error) {
 
 func (nopDirectory) MeetingPolicy(context.Context, string) (directory.MeetingPolicy, error) {
 	return directory.MeetingPolicy{}, directory.ErrNotFound
+}
+
+// BenchmarkSnapshot1000 measures what the persister does for a meeting of
+// 1,000 participants, each subscribed: the copy of the state on the
+// meeting's goroutine and its encoding (the store's write excluded).
+func BenchmarkSnapshot1000(b *testing.B) {
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ua.Close()
+	cli, err := sipgo.NewClient(ua)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := New(Config{Hostname: "fe.parley.test", Client: cli, Meetings: nopMeetings{}, Directory: nopDirectory{},
+		Contact: func(string) sip.ContactHeader { return sip.ContactHeader{} }}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	uri := "sip:boss@parley.test;gruu;opaque=app:conf:focus:id:BIGMEETING1"
+	c := newConference(f, uri, "sip:boss@parley.test", "BIGMEETING1")
+	c.activated, c.lastJoin = true, c.now()
+	for i := range 1000 {
+		entity := fmt.Sprintf("sip:p%d@fabrikam.test", i)
+		peer := fmt.Sprintf("192.0.2.%d:%d", i%250+1, 5060+i)
+		d, err := benchDialog(uri, entity, "call-"+strconv.Itoa(i), "theirs"+strconv.Itoa(i), peer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sd, err := benchDialog(uri, entity, "sub-"+strconv.Itoa(i), "sub"+strconv.Itoa(i), peer)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.seq++
+		c.participants[entity] = &participant{Entity: entity, DisplayName: "Participant " + strconv.Itoa(i),
+			Role: RoleAttendee, Authenticated: true, Seq: c.seq, JoinedAt: c.now(),
+			Session: &session{Dialog: d, Endpoint: newEntity()}}
+		c.subs[sd.ID] = &subscription{d: sd, user: entity, benotify: true, expires: c.now().Add(time.Hour)}
+	}
+	b.ReportAllocs()
+	var size int
+	for b.Loop() {
+		out, err := c.snapshot().encode()
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(out)
+	}
+	b.ReportMetric(float64(size), "bytes/snapshot")
 }

@@ -152,7 +152,7 @@ func TestDecodeSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Participants) != 1 || s.Participants[0].Session.Dialog.RemoteCSeq() != 2 {
+	if len(s.Participants) != 1 || s.Participants[0].Session.d.RemoteCSeq() != 2 {
 		t.Errorf("snapshot = %+v", s)
 	}
 	for _, bad := range []string{
@@ -193,8 +193,8 @@ func TestOldSnapshotRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := s.Subscriptions[0].Dialog; d.LocalCSeq() != 3 || d.RemoteCSeq() != 1 || len(s.Participants[1].Session.Dialog.RouteSet) != 1 {
-		t.Errorf("dialogs read: subscription CSeqs %d/%d, bob's route set %q", d.LocalCSeq(), d.RemoteCSeq(), s.Participants[1].Session.Dialog.RouteSet)
+	if d := s.Subscriptions[0].d; d.LocalCSeq() != 3 || d.RemoteCSeq() != 1 || len(s.Participants[1].Session.d.RouteSet) != 1 {
+		t.Errorf("dialogs read: subscription CSeqs %d/%d, bob's route set %q", d.LocalCSeq(), d.RemoteCSeq(), s.Participants[1].Session.d.RouteSet)
 	}
 	got, err := s.encode()
 	if err != nil {
@@ -248,17 +248,17 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 		// Resuming reads every dialog without checking it again.
 		for _, p := range s.Participants {
-			if p.Session != nil && p.Session.Dialog == nil {
+			if p.Session != nil && p.Session.d == nil {
 				t.Fatal("a decoded session without its dialog")
 			}
 		}
 		for _, v := range s.Services {
-			if v.Dialog == nil {
+			if v.d == nil {
 				t.Fatal("a decoded service without its dialog")
 			}
 		}
 		for _, v := range s.Subscriptions {
-			if v.Dialog == nil {
+			if v.d == nil {
 				t.Fatal("a decoded subscription without its dialog")
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/parleyhq/parley/internal/c3p"
@@ -42,12 +41,20 @@ func (f *Focus) send(c *conference, s *subscription) {
 		case <-s.kill:
 			f.terminate(s)
 			return
-		case n := <-s.queue:
+		case <-s.queue.ready:
+		}
+		for {
 			select {
+			case <-f.stop:
+				return
 			case <-s.kill:
 				f.terminate(s)
 				return
 			default:
+			}
+			n, ok := s.queue.pop()
+			if !ok {
+				break
 			}
 			err := f.notify(s, n)
 			if n.final {
@@ -71,37 +78,53 @@ func (f *Focus) terminate(s *subscription) {
 // notify sends one notification: a BENOTIFY, which nobody answers, to
 // subscribers that support it, else a NOTIFY whose response it waits for.
 func (f *Focus) notify(s *subscription, n note) error {
-	method := sip.NOTIFY
 	if s.benotify {
-		method = methodBENOTIFY
+		return f.benotifyOne(s, n)
 	}
-	req := s.d.Request(method, f.contact(s.d.Transport))
+	req := s.d.Request(sip.NOTIFY, f.contact(s.d.Transport))
 	req.AppendHeader(eventHeader)
 	req.AppendHeader(sip.NewHeader("Subscription-State", n.state))
 	if n.doc != nil {
 		req.AppendHeader(contentTypeHeader)
-		s.buf = n.doc.body(s.buf, n.version)
-		req.SetBody(s.buf)
+		// A NOTIFY's request stays with its transaction (retransmissions),
+		// so its body is its own.
+		req.SetBody(n.doc.body(nil, n.version))
 	} else {
 		req.SetBody(nil)
-	}
-	if s.benotify {
-		if err := f.cfg.Client.WriteRequest(req, sipgo.ClientRequestAddVia); err != nil {
-			if !sip.IsReliable(s.d.Transport) {
-				// A datagram that could not leave is a datagram lost,
-				// which BENOTIFY over UDP allows for anyway; a stream
-				// that fails is gone.
-				f.log.Debug("BENOTIFY not sent", "dialog", s.d.ID, "err", err)
-				return nil
-			}
-			return fmt.Errorf("sending BENOTIFY: %w", err)
-		}
-		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
 	if err := s.d.Do(ctx, f.cfg.Client, req); err != nil {
 		return fmt.Errorf("sending NOTIFY: %w", err)
+	}
+	return nil
+}
+
+// benotifyOne sends a BENOTIFY. Nothing answers a BENOTIFY and no
+// transaction keeps it, so the sender renders the subscriber's request once
+// (dialog.Template) and each notification only adds what changes: branch,
+// CSeq, Subscription-State and the body.
+func (f *Focus) benotifyOne(s *subscription, n note) error {
+	if s.out == nil {
+		s.out = s.d.Template(methodBENOTIFY, f.contact(s.d.Transport), eventHeader)
+	}
+	var body []byte
+	hdrs := [][2]string{{"Subscription-State", n.state}, {"Content-Type", c3p.ConferenceInfoType}}
+	if n.doc != nil {
+		s.buf = n.doc.body(s.buf, n.version)
+		body = s.buf
+	} else {
+		hdrs = hdrs[:1]
+	}
+	if err := s.out.Send(context.Background(), f.cfg.Client, body, hdrs...); err != nil {
+		if !sip.IsReliable(s.d.Transport) {
+			// A datagram that could not leave is a datagram lost, which
+			// BENOTIFY over UDP allows for anyway; a stream that fails is
+			// gone.
+			f.log.Debug("BENOTIFY not sent", "dialog", s.d.ID, "err", err)
+			return nil
+		}
+		return fmt.Errorf("sending BENOTIFY: %w", err)
 	}
 	return nil
 }

@@ -80,25 +80,28 @@ type mcuAssignment struct {
 
 // sessionState is a persisted focus dialog.
 //
-// A dialog is kept as the dialog itself: dialog.Dialog marshals to the
-// fields and counters a snapshot has always held, under the same names
-// (testdata/snapshot-v1-old-dialogs.json is one written before), and
-// unmarshals only when complete. A snapshot shares the conference's
-// dialogs rather than copying them: their fields never change, and the
-// counters it encodes are atomic and only ever newer than when it was
-// taken, which is what a restarted Focus needs.
+// A dialog is kept as its dialog.State: the fields and counters a snapshot
+// has always held, under the same names
+// (testdata/snapshot-v1-old-dialogs.json is one written before). A
+// snapshot shares the conference's dialogs (d) rather than copying them:
+// their fields never change, and encode reads their counters, which are
+// atomic and only ever newer than when the snapshot was taken: what a
+// restarted Focus needs. decodeSnapshot restores d, refusing an incomplete
+// dialog.
 type sessionState struct {
-	Dialog   *dialog.Dialog `json:"dialog"`
-	Endpoint string         `json:"endpoint"`
+	Dialog   dialog.State `json:"dialog"`
+	Endpoint string       `json:"endpoint"`
+	d        *dialog.Dialog
 }
 
 // subscriptionState is a persisted subscription.
 type subscriptionState struct {
-	Dialog   *dialog.Dialog `json:"dialog"`
-	User     string         `json:"user,omitempty"`
-	BENotify bool           `json:"benotify,omitempty"`
-	Expires  time.Time      `json:"expires"`
-	Base     int64          `json:"base"`
+	Dialog   dialog.State `json:"dialog"`
+	User     string       `json:"user,omitempty"`
+	BENotify bool         `json:"benotify,omitempty"`
+	Expires  time.Time    `json:"expires"`
+	Base     int64        `json:"base"`
+	d        *dialog.Dialog
 }
 
 // snapshot copies the conference's state. On the conference goroutine;
@@ -124,23 +127,39 @@ func (c *conference) snapshot() *snapshot {
 			Chats: slices.Clone(p.Chats), ChatAllowed: p.ChatAllowed,
 		}
 		if p.Session != nil {
-			ps.Session = &sessionState{Dialog: p.Session.Dialog, Endpoint: p.Session.Endpoint}
+			ps.Session = &sessionState{d: p.Session.Dialog, Endpoint: p.Session.Endpoint}
 		}
 		s.Participants = append(s.Participants, ps)
 	}
 	for _, v := range c.services {
-		s.Services = append(s.Services, sessionState{Dialog: v.Dialog, Endpoint: v.Endpoint})
+		s.Services = append(s.Services, sessionState{d: v.Dialog, Endpoint: v.Endpoint})
 	}
 	for _, v := range c.subs {
 		s.Subscriptions = append(s.Subscriptions, subscriptionState{
-			Dialog: v.d, User: v.user, BENotify: v.benotify, Expires: v.expires, Base: v.base,
+			d: v.d, User: v.user, BENotify: v.benotify, Expires: v.expires, Base: v.base,
 		})
 	}
 	return s
 }
 
-// encode is the snapshot's JSON.
-func (s *snapshot) encode() ([]byte, error) { return json.Marshal(s) }
+// encode is the snapshot's JSON, with the dialogs' counters as they are
+// now. Dialogs go in as plain dialog.States: encoding/json would compact
+// again whatever a MarshalJSON returned, which for a meeting of a thousand
+// cost more than the rest of the snapshot (BenchmarkSnapshot1000).
+func (s *snapshot) encode() ([]byte, error) {
+	for i := range s.Participants {
+		if ss := s.Participants[i].Session; ss != nil {
+			ss.Dialog = ss.d.State()
+		}
+	}
+	for i := range s.Services {
+		s.Services[i].Dialog = s.Services[i].d.State()
+	}
+	for i := range s.Subscriptions {
+		s.Subscriptions[i].Dialog = s.Subscriptions[i].d.State()
+	}
+	return json.Marshal(s)
+}
 
 // maxSnapshot bounds a snapshot read back: a meeting of the largest size
 // a meeting policy allows, with as many subscriptions, stays well below.
@@ -171,21 +190,36 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 		default:
 			return nil, fmt.Errorf("%w: role %q in a snapshot", ErrInvalid, p.Role)
 		}
-		if p.Session != nil && p.Session.Dialog == nil {
-			return nil, errNoDialog
+		if p.Session != nil {
+			if err := restoreDialog(&p.Session.d, p.Session.Dialog); err != nil {
+				return nil, err
+			}
 		}
 	}
-	for _, v := range s.Services {
-		if v.Dialog == nil {
-			return nil, errNoDialog
+	for i := range s.Services {
+		if err := restoreDialog(&s.Services[i].d, s.Services[i].Dialog); err != nil {
+			return nil, err
 		}
 	}
-	for _, v := range s.Subscriptions {
-		if v.Dialog == nil {
-			return nil, errNoDialog
+	for i := range s.Subscriptions {
+		if err := restoreDialog(&s.Subscriptions[i].d, s.Subscriptions[i].Dialog); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// restoreDialog makes *d the dialog st describes.
+func restoreDialog(d **dialog.Dialog, st dialog.State) error {
+	if st.CallID == "" {
+		return errNoDialog
+	}
+	r, err := dialog.Restore(st)
+	if err != nil {
+		return fmt.Errorf("%w: snapshot: %w", ErrInvalid, err)
+	}
+	*d = r
+	return nil
 }
 
 // errNoDialog reports a session or subscription saved without its dialog.
@@ -370,7 +404,7 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 			ChatAllowed: ps.ChatAllowed || ps.Session != nil,
 		}
 		if ps.Session != nil {
-			p.Session = &session{Dialog: ps.Session.Dialog, Endpoint: ps.Session.Endpoint}
+			p.Session = &session{Dialog: ps.Session.d, Endpoint: ps.Session.Endpoint}
 		}
 		// A caller's presence was his call, and audio legs and IM
 		// sessions live and die with the MCUs' sessions: all are gone.
@@ -390,16 +424,16 @@ func (f *Focus) resume(ctx context.Context, conf string, b []byte) error {
 		}
 	}
 	for _, v := range s.Services {
-		c.services[v.Dialog.ID] = &session{Dialog: v.Dialog, Endpoint: v.Endpoint}
+		c.services[v.d.ID] = &session{Dialog: v.d, Endpoint: v.Endpoint}
 	}
 	now := f.cfg.Clock.Now()
 	for _, v := range s.Subscriptions {
 		if !v.Expires.After(now) {
 			continue
 		}
-		c.subs[v.Dialog.ID] = &subscription{
-			d: v.Dialog, user: v.User, benotify: v.BENotify, expires: v.Expires, base: v.Base,
-			queue: make(chan note, f.cfg.SubscriberQueue), kill: make(chan struct{}),
+		c.subs[v.d.ID] = &subscription{
+			d: v.d, user: v.User, benotify: v.BENotify, expires: v.Expires, base: v.Base,
+			queue: newNoteQueue(f.cfg.SubscriberQueue), kill: make(chan struct{}),
 		}
 	}
 	if c.enterprise > 0 {

@@ -36,13 +36,14 @@ type subscription struct {
 
 	// queue holds the notifications not yet sent; kill drops the
 	// subscriber at once, with killReason in a last terminated NOTIFY.
-	queue      chan note
+	queue      *noteQueue
 	kill       chan struct{}
 	killReason string
 	killed     bool
-	// buf is the sender's body buffer, reused from one notification to
-	// the next.
+	// buf is the sender's body buffer and out its BENOTIFY request, both
+	// reused from one notification to the next.
 	buf []byte
+	out *dialog.Template
 }
 
 // note is one notification to send.
@@ -283,7 +284,7 @@ func (c *conference) subscribe(id string, sr *subscribeRequest) subscribeAnswer 
 		benotify: sr.benotify,
 		expires:  now.Add(sr.expires),
 		base:     int64(c.version) - 1,
-		queue:    make(chan note, c.f.cfg.SubscriberQueue),
+		queue:    newNoteQueue(c.f.cfg.SubscriberQueue),
 		kill:     make(chan struct{}),
 	}
 	if !sr.caller.Trusted {
@@ -352,9 +353,7 @@ func (c *conference) deliver(s *subscription, n note) {
 	if s.killed {
 		return
 	}
-	select {
-	case s.queue <- n:
-	default:
+	if !s.queue.push(n) {
 		c.log.Warn("subscriber too slow, dropped", "user", s.user, "dialog", s.d.ID)
 		c.dropSubscription(s, "deactivated")
 	}
@@ -374,9 +373,7 @@ func (c *conference) endSubscription(s *subscription, reason string, d *splitDoc
 	if s.killed {
 		return
 	}
-	select {
-	case s.queue <- n:
-	default:
+	if !s.queue.push(n) {
 		c.dropSubscription(s, reason)
 	}
 }
