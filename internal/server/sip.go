@@ -130,7 +130,8 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 
 	var prx *proxy.Proxy // set below; the transaction layer needs the handler first
 	var front *regFront  // likewise for the transport layer's read filter
-	parser := sip.NewParser()
+	// From and To read with RFC 3261's spaces around "=" (sipx.HeaderParsers).
+	parser := sip.NewParser(sip.WithHeadersParsers(sipx.HeaderParsers()))
 	parser.MaxMessageLength = d.cfg.MaxMessageBytes
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Parley"),
@@ -152,8 +153,10 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 			// ACKs of record-routed dialogs are forwarded straight off
 			// the read loop (proxy/acklane.go), so a BYE sent right after
 			// cannot overtake them.
+			// A Request-URI scheme sipgo cannot parse is replaced
+			// first, so that guard answers it 416 (sipx.RewriteForeignScheme).
 			sip.WithTransportLayerReadFilter(func(p sip.TransportReadProps, b []byte) ([]byte, error) {
-				out := front.readFilter(p, b)
+				out := front.readFilter(p, sipx.RewriteForeignScheme(b))
 				if out == nil || prx == nil {
 					return out, nil
 				}
@@ -271,6 +274,11 @@ func (s *sipServer) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 		}
 		if req.IsAck() || req.IsCancel() {
 			h(req, tx)
+			return
+		}
+		if scheme, ok := sipx.ForeignScheme(req); ok && tx != nil {
+			// RFC 3261 §8.2.2.1.
+			_ = tx.Respond(sipx.Reject(req, 416, "Unsupported URI Scheme", s.hostname, "Request-URI scheme "+scheme+" is not supported"))
 			return
 		}
 		if s.front.overloaded() && outOfDialog(req) {
