@@ -115,7 +115,7 @@ func validScheme(s []byte) bool {
 		return false
 	}
 	for _, c := range s[1:] {
-		if !isLetter(c) && !('0' <= c && c <= '9') && c != '+' && c != '-' && c != '.' {
+		if !isLetter(c) && (c < '0' || c > '9') && c != '+' && c != '-' && c != '.' {
 			return false
 		}
 	}
