@@ -155,8 +155,14 @@ func newSIPServer(_ context.Context, d sipDeps) (*sipServer, error) {
 			// cannot overtake them.
 			// A Request-URI scheme sipgo cannot parse is replaced
 			// first, so that guard answers it 416 (sipx.RewriteForeignScheme).
+			// A datagram request of RFC 2543's form without a From tag
+			// gets a branch (sipx.BranchRFC2543).
 			sip.WithTransportLayerReadFilter(func(p sip.TransportReadProps, b []byte) ([]byte, error) {
-				out := front.readFilter(p, sipx.RewriteForeignScheme(b))
+				b = sipx.RewriteForeignScheme(b)
+				if p.Transport == "UDP" {
+					b = sipx.BranchRFC2543(b, parser)
+				}
+				out := front.readFilter(p, b)
 				if out == nil || prx == nil {
 					return out, nil
 				}

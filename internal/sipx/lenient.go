@@ -2,7 +2,9 @@ package sipx
 
 import (
 	"bytes"
+	"hash/fnv"
 	"maps"
+	"strconv"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -142,4 +144,59 @@ func isToken(s []byte) bool {
 		}
 	}
 	return len(s) > 0
+}
+
+// BranchRFC2543 gives a datagram request that has no branch in its top
+// Via and no From tag (an RFC 2543 request, RFC 4475
+// §3.4.1) a branch of its own: sipgo matches such a request the RFC 2543
+// way, which needs the From tag, and refuses it with 400 without one. The
+// branch is made from what stays the same across the request's
+// retransmissions, its CANCEL and the ACK of a failure (Call-ID, CSeq
+// number, From, To without tag, Request-URI and the top Via: RFC 3261
+// §17.2.3's RFC 2543 matching), so they all meet the same transaction. The
+// request is parsed with parser and written out again, as sipgo would
+// write it in its responses anyway; the responses carry the branch in their
+// Via, which RFC 2543 user agents ignore (they match the top Via by its
+// sent-by). Anything else is returned as it is, after a cheap look: a
+// datagram that holds the magic cookie anywhere is not parsed.
+func BranchRFC2543(data []byte, parser *sip.Parser) []byte {
+	if bytes.Contains(data, []byte(sip.RFC3261BranchMagicCookie)) {
+		return data
+	}
+	m, err := parser.ParseSIP(data)
+	if err != nil {
+		return data
+	}
+	req, ok := m.(*sip.Request)
+	if !ok {
+		return data
+	}
+	via, from, to, cseq, callID := req.Via(), req.From(), req.To(), req.CSeq(), req.CallID()
+	if via == nil || from == nil || to == nil || cseq == nil || callID == nil {
+		return data
+	}
+	if _, tagged := from.Params.Get("tag"); tagged {
+		return data
+	}
+	if _, branched := via.Params.Get("branch"); branched {
+		// An RFC 2543 branch is a proxy's, which its responses must
+		// bring back unchanged.
+		return data
+	}
+	h := fnv.New64a()
+	for _, s := range []string{callID.Value(), strconv.FormatUint(uint64(cseq.SeqNo), 10), from.Value(),
+		to.Address.String(), req.Recipient.String(), via.Transport, via.Host, strconv.Itoa(via.Port)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	branch := sip.RFC3261BranchMagicCookie + "-2543-" + strconv.FormatUint(h.Sum64(), 36)
+	via.Params.Add("branch", branch)
+	out := []byte(req.String())
+	if _, err := parser.ParseSIP(out); err != nil {
+		// sipgo does not always write what it read in a form it reads
+		// back (a request line with an odd version); such a request keeps
+		// its own text, and its 400.
+		return data
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package sipx
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -98,6 +99,89 @@ func FuzzRewriteForeignScheme(f *testing.F) {
 		}
 		if !bytes.Contains(out[:j], []byte(" sip:"+ForeignSchemeHost+";scheme=")) {
 			t.Fatalf("rewritten without the marker: %q", out[:j])
+		}
+	})
+}
+
+// rfc2543Invite is RFC 4475 §3.4.1's message: no branch, no From tag, no
+// Content-Length, no Max-Forwards.
+const rfc2543Invite = "INVITE sip:UserB@example.com SIP/2.0\r\n" +
+	"Via: SIP/2.0/UDP iftgw.example.com\r\n" +
+	"From: <sip:+13035551111@ift.client.example.net;user=phone>\r\n" +
+	"Record-Route: <sip:UserB@example.com;maddr=ss1.example.com>\r\n" +
+	"To: sip:+16505552222@ss1.example.net;user=phone\r\n" +
+	"Call-ID: inv2543.1717@ift.client.example.com\r\n" +
+	"CSeq: 56 INVITE\r\n" +
+	"Content-Type: application/sdp\r\n" +
+	"\r\n" +
+	"v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0\r\n"
+
+func TestBranchRFC2543(t *testing.T) {
+	p := sip.NewParser()
+	branchOf := func(t *testing.T, msg string) (string, *sip.Request) {
+		t.Helper()
+		out := BranchRFC2543([]byte(msg), p)
+		m, err := p.ParseSIP(out)
+		if err != nil {
+			t.Fatalf("output does not parse: %v\n%s", err, out)
+		}
+		req := m.(*sip.Request)
+		b, _ := req.Via().Params.Get("branch")
+		return b, req
+	}
+	invite, req := branchOf(t, rfc2543Invite)
+	if !strings.HasPrefix(invite, sip.RFC3261BranchMagicCookie) {
+		t.Fatalf("branch %q", invite)
+	}
+	if string(req.Body()) != rfc2543Invite[strings.Index(rfc2543Invite, "v=0"):] || req.From().Value() != "<sip:+13035551111@ift.client.example.net;user=phone>" {
+		t.Errorf("the request changed: body %q From %q", req.Body(), req.From().Value())
+	}
+	ack := strings.Replace(strings.Replace(rfc2543Invite, "INVITE sip:", "ACK sip:", 1), "56 INVITE", "56 ACK", 1)
+	cancel := strings.Replace(strings.Replace(rfc2543Invite, "INVITE sip:", "CANCEL sip:", 1), "56 INVITE", "56 CANCEL", 1)
+	next := strings.Replace(rfc2543Invite, "CSeq: 56", "CSeq: 57", 1)
+	for _, tt := range []struct {
+		name, msg string
+		same      bool
+	}{
+		{"retransmission", rfc2543Invite, true},
+		{"ACK of a failure", ack, true},
+		{"CANCEL", cancel, true},
+		{"next request", next, false},
+	} {
+		if b, _ := branchOf(t, tt.msg); (b == invite) != tt.same {
+			t.Errorf("%s: branch %q, INVITE's %q", tt.name, b, invite)
+		}
+	}
+	for _, tt := range []struct{ name, msg string }{
+		{"From tag", strings.Replace(rfc2543Invite, "user=phone>", "user=phone>;tag=1", 1)},
+		{"RFC 3261 branch", strings.Replace(rfc2543Invite, "iftgw.example.com\r\n", "iftgw.example.com;branch=z9hG4bK77\r\n", 1)},
+		{"RFC 2543 branch", strings.Replace(rfc2543Invite, "iftgw.example.com\r\n", "iftgw.example.com;branch=77\r\n", 1)},
+		{"a response", "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a.example.com\r\nFrom: <sip:a@b>\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"},
+		{"garbage", "\x00\x01 not SIP"},
+	} {
+		if out := BranchRFC2543([]byte(tt.msg), p); string(out) != tt.msg {
+			t.Errorf("%s: changed to %q", tt.name, out)
+		}
+	}
+}
+
+// FuzzBranchRFC2543: never a panic; what it changes parses and has an RFC
+// 3261 branch.
+func FuzzBranchRFC2543(f *testing.F) {
+	f.Add([]byte(rfc2543Invite))
+	f.Add([]byte("OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\nTo: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"))
+	p := sip.NewParser()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := BranchRFC2543(in, p)
+		if bytes.Equal(out, in) {
+			return
+		}
+		m, err := p.ParseSIP(out)
+		if err != nil {
+			t.Fatalf("rewritten message does not parse: %v\n%q", err, out)
+		}
+		if b, _ := m.(*sip.Request).Via().Params.Get("branch"); !strings.HasPrefix(b, sip.RFC3261BranchMagicCookie) {
+			t.Fatalf("rewritten without a branch: %q", out)
 		}
 	})
 }

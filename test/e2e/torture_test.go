@@ -45,13 +45,11 @@ type tortureCase struct {
 }
 
 // knownDeviations are the RFC 4475 cases Parley still gets wrong, each with
-// the reason. It comes from sipgo's transaction layer, which sees the
-// message before any Parley code does; the test fails when one starts
-// passing, so this list only shrinks. (wsinv and novelsc were here: sipx's
-// HeaderParsers and RewriteForeignScheme fixed them.)
-var knownDeviations = map[string]string{
-	"inv2543.dat": "sipgo's RFC 2543 transaction matching requires a From tag, which RFC 2543 requests may lack; answered 400",
-}
+// the reason; the test fails when one starts passing, so this list only
+// shrinks. It is empty: wsinv, novelsc and inv2543, which sipgo's parser
+// and transaction layer got wrong, are read right since
+// sipx.HeaderParsers, RewriteForeignScheme and BranchRFC2543.
+var knownDeviations = map[string]string{}
 
 // tortureCases covers every file of the RFC 4475 corpus (the RFC's
 // Appendix A archive). The element under test is a registrar and proxy
