@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 
 	"github.com/parleyhq/parley/internal/c3p"
 
@@ -89,10 +89,9 @@ func (p *testPhone) schedule(t *testing.T, user, password string, cmd c3p.Comman
 	}
 }
 
-// keyChallenge is a 401's Digest challenge.
+// keyChallenge is a 401's Digest challenge, read by the digest client
+// library the CLI uses (github.com/icholy/digest).
 type keyChallenge struct{ realm, nonce, opaque, algorithm, qop string }
-
-var challengeParam = regexp.MustCompile(`(\w+)=(?:"([^"]*)"|([^\s,]+))`)
 
 // challengeOf reads the challenge of a 401.
 func challengeOf(t *testing.T, res *sip.Response) (keyChallenge, bool) {
@@ -101,29 +100,15 @@ func challengeOf(t *testing.T, res *sip.Response) (keyChallenge, bool) {
 		t.Fatalf("got %d %s %v, want 401", res.StatusCode, res.Reason, res.GetHeader("Warning"))
 	}
 	h := res.GetHeader("WWW-Authenticate")
-	if h == nil || !strings.HasPrefix(h.Value(), "Digest ") {
+	if h == nil || !digest.IsDigest(h.Value()) {
 		t.Fatalf("401 without a Digest challenge: %v", res)
 	}
-	var c keyChallenge
-	stale := false
-	for _, m := range challengeParam.FindAllStringSubmatch(h.Value(), -1) {
-		v := m[2] + m[3]
-		switch strings.ToLower(m[1]) {
-		case "realm":
-			c.realm = v
-		case "nonce":
-			c.nonce = v
-		case "opaque":
-			c.opaque = v
-		case "algorithm":
-			c.algorithm = v
-		case "qop":
-			c.qop = v
-		case "stale":
-			stale = strings.EqualFold(v, "true")
-		}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		t.Fatalf("401 challenge %q: %v", h.Value(), err)
 	}
-	return c, stale
+	return keyChallenge{realm: chal.Realm, nonce: chal.Nonce, opaque: chal.Opaque, algorithm: chal.Algorithm,
+		qop: strings.Join(chal.QOP, ",")}, chal.Stale
 }
 
 func md5Hex(s string) string {
