@@ -45,6 +45,19 @@ type chatter struct {
 	sess *sipgo.DialogClientSession
 }
 
+// joinedPair is the usual start of a test: a harness with alice and bob
+// provisioned, both joined, alice over TCP (as SIPE) and bob over
+// transportB.
+func joinedPair(t *testing.T, transportB string) (*harness, *chatter, *chatter) {
+	t.Helper()
+	h := newHarness(t)
+	h.provision(alice, bob)
+	a, b := newChatter(h, alice, "TCP"), newChatter(h, bob, transportB)
+	a.join(sipeAccepts)
+	b.join(sipeAccepts)
+	return h, a, b
+}
+
 func newChatter(h *harness, user, transport string) *chatter {
 	h.t.Helper()
 	c := &chatter{t: h.t, h: h, user: user, transport: transport}

@@ -201,11 +201,7 @@ func TestTyping(t *testing.T) {
 
 // TestOversize refuses a body past MaxBody with 413 and relays nothing.
 func TestOversize(t *testing.T) {
-	h := newHarness(t)
-	h.provision(alice, bob)
-	a, b := newChatter(h, alice, "TCP"), newChatter(h, bob, "TCP")
-	a.join(sipeAccepts)
-	b.join(sipeAccepts)
+	_, a, b := joinedPair(t, "TCP")
 	if code := a.send("text/plain", strings.Repeat("x", immcu.DefaultMaxBody+1)); code != 413 {
 		t.Errorf("oversize MESSAGE: %d, want 413", code)
 	}
@@ -219,11 +215,7 @@ func TestOversize(t *testing.T) {
 // TestDeleteUser ejects a participant: BYE, Left, no rejoin, no more
 // messages.
 func TestDeleteUser(t *testing.T) {
-	h := newHarness(t)
-	h.provision(alice, bob)
-	a, b := newChatter(h, alice, "TCP"), newChatter(h, bob, "UDP")
-	a.join(sipeAccepts)
-	b.join(sipeAccepts)
+	h, a, b := joinedPair(t, "UDP")
 	res := h.command(&c3p.DeleteUser{Keys: &c3p.UserKeys{ConfEntity: focusURI, UserEntity: bob}})
 	if res.Code != c3p.CodeSuccess {
 		t.Fatalf("deleteUser: %s %s", res.Code, res.Reason)
@@ -303,11 +295,7 @@ func TestLimit(t *testing.T) {
 
 // TestBye: a participant who leaves is reported and gets nothing more.
 func TestBye(t *testing.T) {
-	h := newHarness(t)
-	h.provision(alice, bob)
-	a, b := newChatter(h, alice, "TCP"), newChatter(h, bob, "TCP")
-	a.join(sipeAccepts)
-	b.join(sipeAccepts)
+	h, a, b := joinedPair(t, "TCP")
 	b.bye()
 	siptest.Eventually(t, "bob's Left", func() bool { return h.events.has("left " + bob + " " + focusURI + " bye") })
 	a.send("text/plain", "alone")
@@ -316,11 +304,7 @@ func TestBye(t *testing.T) {
 
 // TestDeleteConference ends everyone's session and the conference.
 func TestDeleteConference(t *testing.T) {
-	h := newHarness(t)
-	h.provision(alice, bob)
-	a, b := newChatter(h, alice, "TCP"), newChatter(h, bob, "UDP")
-	a.join(sipeAccepts)
-	b.join(sipeAccepts)
+	h, a, b := joinedPair(t, "UDP")
 	res := h.command(&c3p.DeleteConference{Keys: &c3p.ConferenceKeys{ConfEntity: focusURI}})
 	if res.Code != c3p.CodeSuccess {
 		t.Fatalf("deleteConference: %s %s", res.Code, res.Reason)
@@ -338,11 +322,7 @@ func TestDeleteConference(t *testing.T) {
 
 // TestClose ends every session with a BYE.
 func TestClose(t *testing.T) {
-	h := newHarness(t)
-	h.provision(alice, bob)
-	a, b := newChatter(h, alice, "TCP"), newChatter(h, bob, "TCP")
-	a.join(sipeAccepts)
-	b.join(sipeAccepts)
+	h, a, b := joinedPair(t, "TCP")
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := h.srv.Close(ctx); err != nil {
