@@ -116,7 +116,7 @@ func tryListen(ctx context.Context, addr netip.Addr, port, n int) (rtp []*udpCon
 	if addr.Is6() {
 		network = "udp6"
 	}
-	lc := net.ListenConfig{Control: controlReusePort}
+	lc := net.ListenConfig{Control: controlRTPSocket}
 	closeAll := func() {
 		for _, c := range rtp {
 			_ = c.close()

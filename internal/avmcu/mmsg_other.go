@@ -11,7 +11,7 @@ import (
 // and reads and writes one datagram per system call.
 const reusePortSupported = false
 
-func controlReusePort(_, _ string, _ syscall.RawConn) error { return nil }
+func controlRTPSocket(_, _ string, _ syscall.RawConn) error { return nil }
 
 type sysBatch struct{}
 

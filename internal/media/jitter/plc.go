@@ -27,7 +27,8 @@ import (
 type PLC struct {
 	rate, frame    int // samples per second and per frame
 	minLag, maxLag int
-	hist           []int16   // last received or concealed samples, oldest first
+	hist           []int16   // last received or concealed samples, a ring
+	head           int       // hist's oldest sample, where the next is written
 	src            []int16   // hist as it was when the gap began
 	work           []float32 // src as floats, for the pitch search
 	lost           int       // samples concealed in the current gap
@@ -70,6 +71,7 @@ func (p *PLC) FrameSize() int { return p.frame }
 // audio has been received.
 func (p *PLC) Reset() {
 	clear(p.hist)
+	p.head = 0
 	p.lost, p.fadeLeft = 0, 0
 }
 
@@ -108,14 +110,18 @@ func (p *PLC) Conceal(out []int16) {
 	p.push(out)
 }
 
-// push appends samples to the history.
+// push appends samples to the history. The history is a ring, so that a
+// frame costs one copy of itself rather than a shift of the whole history
+// (every leg's every frame goes through here).
 func (p *PLC) push(s []int16) {
 	if len(s) >= len(p.hist) {
 		copy(p.hist, s[len(s)-len(p.hist):])
+		p.head = 0
 		return
 	}
-	copy(p.hist, p.hist[len(s):])
-	copy(p.hist[len(p.hist)-len(s):], s)
+	n := copy(p.hist[p.head:], s)
+	copy(p.hist, s[n:])
+	p.head = (p.head + len(s)) % len(p.hist)
 }
 
 // gain is the attenuation after k concealed samples: none for 10 ms, then
@@ -130,7 +136,8 @@ func (p *PLC) gain(k int) float32 {
 
 // start estimates the pitch and prepares one period for repetition.
 func (p *PLC) start() {
-	copy(p.src, p.hist)
+	n := copy(p.src, p.hist[p.head:]) // oldest first
+	copy(p.src[n:], p.hist[:p.head])
 	p.pitch = p.findPitch()
 	p.fadeLeft = 0
 	p.load(p.buf, 1)
@@ -138,8 +145,8 @@ func (p *PLC) start() {
 	// Join the repeated period to the last real sample: the period starts
 	// where the signal was one period ago, so carry the difference between
 	// now and then, fading it out over a quarter period.
-	h := len(p.hist)
-	p.offset = float32(p.hist[h-1]) - float32(p.hist[h-1-p.pitch])
+	h := len(p.src)
+	p.offset = float32(p.src[h-1]) - float32(p.src[h-1-p.pitch])
 }
 
 // grow switches to repeating k periods, cross-fading over a quarter period.

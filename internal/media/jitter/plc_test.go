@@ -210,3 +210,38 @@ func BenchmarkPLC(b *testing.B) {
 		}
 	})
 }
+
+// TestPLCHistoryRing checks the ring that holds the history: after any
+// sequence of pushes, read oldest first, it is the last samples pushed, for
+// frames shorter than, equal to and longer than the history.
+func TestPLCHistoryRing(t *testing.T) {
+	for _, sizes := range [][]int{
+		{160},
+		{160, 160, 160, 160, 7},
+		{391, 160, 391},
+		{1000, 3, 160, 500},
+		{1, 2, 3, 390, 389, 160},
+	} {
+		p, err := NewPLC(8000, 20*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []int16
+		for _, n := range sizes {
+			s := make([]int16, n)
+			for i := range s {
+				s[i] = int16(len(all) + i + 1)
+			}
+			all = append(all, s...)
+			p.push(s)
+		}
+		p.start()
+		want := make([]int16, len(p.hist))
+		copy(want[max(0, len(want)-len(all)):], all[max(0, len(all)-len(want)):])
+		for i := range want {
+			if p.src[i] != want[i] {
+				t.Fatalf("pushes %v: history[%d] = %d, want %d", sizes, i, p.src[i], want[i])
+			}
+		}
+	}
+}

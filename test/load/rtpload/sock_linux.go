@@ -52,6 +52,9 @@ func listenClient(n, port int) ([]*cliConn, int, error) {
 				return
 			}
 			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
+			// DF, as the MCU does (internal/avmcu controlRTPSocket): no
+			// per-datagram IP identification to draw.
+			_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
 		})
 		if err != nil {
 			return err
