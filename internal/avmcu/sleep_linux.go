@@ -18,9 +18,12 @@ var sleepFor = preciseSleep
 // is most of the lag budget of a tick. Large conferences end their waits
 // with nanosleep instead, holding their thread for at most coarseSleep.
 func preciseSleep(d time.Duration) {
+	end := time.Now().Add(d)
 	if d > coarseSleep {
+		// The coarse part may overshoot by up to a millisecond: the fine
+		// part sleeps what is left until end, not a fixed coarseSleep.
 		time.Sleep(d - coarseSleep)
-		d = coarseSleep
+		d = time.Until(end)
 	}
 	if d <= 0 {
 		return
