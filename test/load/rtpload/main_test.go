@@ -108,3 +108,30 @@ func TestCapacityIsRefusedGracefully(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestProbeQuantiles checks the scheduling probe's summary on known
+// samples (the probe's thread is not started: only the arithmetic).
+func TestProbeQuantiles(t *testing.T) {
+	for _, c := range []struct {
+		n                   int
+		p50, p99, p999, max time.Duration
+	}{
+		{0, 0, 0, 0, 0},
+		{1, 1, 1, 1, 1},
+		{1000, 501, 991, 1000, 1000},
+		{20000, 10001, 19801, 19981, 20000},
+	} {
+		p := &schedProbe{}
+		for i := c.n; i >= 1; i-- { // unsorted on purpose
+			p.samples = append(p.samples, time.Duration(i))
+		}
+		s := p.stats()
+		if s.Ticks != uint64(c.n) || s.P50 != c.p50 || s.P99 != c.p99 || s.P999 != c.p999 || s.Max != c.max {
+			t.Errorf("%d samples: %+v, want p50 %v p99 %v p99.9 %v max %v", c.n, s, c.p50, c.p99, c.p999, c.max)
+		}
+		p.reset()
+		if len(p.samples) != 0 {
+			t.Errorf("reset left %d samples", len(p.samples))
+		}
+	}
+}

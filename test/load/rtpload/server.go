@@ -46,20 +46,21 @@ type response struct {
 
 // serverStats is the server's side of a measurement.
 type serverStats struct {
-	Legs       int           `json:"legs"`
-	Load       avmcu.Load    `json:"load"`
-	UserUS     int64         `json:"user_us"` // process CPU since start
-	SysUS      int64         `json:"sys_us"`
-	RSSKiB     int64         `json:"rss_kib"`
-	RSSBaseKiB int64         `json:"rss_base_kib"` // before any leg
-	HeapKiB    int64         `json:"heap_kib"`
-	Rx         uint64        `json:"rx"` // sums over legs
-	Tx         uint64        `json:"tx"`
-	Lost       int64         `json:"lost"`
-	Late       uint64        `json:"late"`
-	Concealed  uint64        `json:"concealed"`
-	Dropped    uint64        `json:"dropped"`
-	At         time.Duration `json:"at"` // since the server started
+	Legs       int            `json:"legs"`
+	Load       avmcu.Load     `json:"load"`
+	Probe      avmcu.LagStats `json:"probe"`   // the scheduling probe's lateness over the window
+	UserUS     int64          `json:"user_us"` // process CPU since start
+	SysUS      int64          `json:"sys_us"`
+	RSSKiB     int64          `json:"rss_kib"`
+	RSSBaseKiB int64          `json:"rss_base_kib"` // before any leg
+	HeapKiB    int64          `json:"heap_kib"`
+	Rx         uint64         `json:"rx"` // sums over legs
+	Tx         uint64         `json:"tx"`
+	Lost       int64          `json:"lost"`
+	Late       uint64         `json:"late"`
+	Concealed  uint64         `json:"concealed"`
+	Dropped    uint64         `json:"dropped"`
+	At         time.Duration  `json:"at"` // since the server started
 }
 
 // serverOpts configure the MCU under test.
@@ -79,6 +80,7 @@ type mcuServer struct {
 	legs    []*avmcu.Leg
 	rssBase int64
 	start   time.Time
+	probe   *schedProbe
 	profile string
 	prof    *os.File
 	trace   string
@@ -97,7 +99,7 @@ func newMCUServer(o serverOpts) (*mcuServer, error) {
 		return nil, err
 	}
 	runtime.GC()
-	return &mcuServer{e: e, conf: e.Conference("load"), rssBase: rssKiB(), start: time.Now(), profile: o.Profile, trace: o.Trace}, nil
+	return &mcuServer{e: e, conf: e.Conference("load"), rssBase: rssKiB(), start: time.Now(), probe: newSchedProbe(), profile: o.Profile, trace: o.Trace}, nil
 }
 
 // serveControl answers requests on conn until quit or EOF.
@@ -119,6 +121,7 @@ func (s *mcuServer) serveControl(conn net.Conn) error {
 			res = s.add(req.Legs)
 		case "reset":
 			s.e.ResetLag()
+			s.probe.reset()
 			res.Stats = s.stats()
 			if s.profile != "" && s.prof == nil {
 				if s.prof, err = os.Create(s.profile); err == nil {
@@ -184,7 +187,7 @@ func (s *mcuServer) stats() *serverStats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st := &serverStats{
-		Legs: len(s.legs), Load: s.e.Load(), UserUS: u, SysUS: sy,
+		Legs: len(s.legs), Load: s.e.Load(), Probe: s.probe.stats(), UserUS: u, SysUS: sy,
 		RSSKiB: rssKiB(), RSSBaseKiB: s.rssBase, HeapKiB: int64(ms.HeapInuse / 1024),
 		At: time.Since(s.start),
 	}
