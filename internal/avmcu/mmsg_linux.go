@@ -44,6 +44,17 @@ func controlRTPSocket(_, _ string, c syscall.RawConn) error {
 	return serr
 }
 
+// forceBuffers raises the socket's buffers to size past net.core.rmem_max
+// and wmem_max when the process has CAP_NET_ADMIN (SO_RCVBUFFORCE, socket(7)),
+// as a media server started by root or with that capability may; otherwise
+// the sizes SetReadBuffer got stand, and the operator raises the sysctls.
+func forceBuffers(c syscall.RawConn, size int) {
+	_ = c.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, size)
+	})
+}
+
 // sysBatch is the recvmmsg/sendmmsg form of a batch: one mmsghdr, iovec
 // and sockaddr per datagram, allocated once. x/net's ipv4.PacketConn
 // ReadBatch would do the same system call, but it allocates a net.UDPAddr

@@ -13,6 +13,8 @@ const reusePortSupported = false
 
 func controlRTPSocket(_, _ string, _ syscall.RawConn) error { return nil }
 
+func forceBuffers(syscall.RawConn, int) {}
+
 type sysBatch struct{}
 
 func (*sysBatch) init(int) {}

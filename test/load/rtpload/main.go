@@ -83,6 +83,7 @@ type options struct {
 	clientProcs  int
 	clientNice   int
 	trace        string
+	idle         time.Duration
 }
 
 func main() {
@@ -105,6 +106,7 @@ func main() {
 	flag.IntVar(&o.clientProcs, "client-procs", 0, "GOMAXPROCS of the load generator (0: unchanged)")
 	flag.IntVar(&o.clientNice, "client-nice", 0, "nice value of the load generator (0-19), so that it takes less latency from the MCU")
 	flag.StringVar(&o.trace, "server-trace", "", "write an execution trace of the MCU's first second of the window to this file")
+	flag.DurationVar(&o.idle, "idle", 3*time.Second, "before the load, watch the idle box's scheduling for this long (0: skip; at most 10s)")
 	flag.BoolVar(&serve, "serve", false, "run as the MCU server process (used by the client)")
 	flag.DurationVar(&maxLife, "max-life", 2*time.Minute, "with -serve: exit after this long regardless")
 	flag.Parse()
@@ -143,6 +145,8 @@ func (o *options) check() error {
 		return fmt.Errorf("-duration %v not in (0, %v]", o.duration, maxDuration)
 	case o.warmup < 0 || o.warmup > maxWarmup:
 		return fmt.Errorf("-warmup %v not in [0, %v]", o.warmup, maxWarmup)
+	case o.idle < 0 || o.idle > maxWarmup:
+		return fmt.Errorf("-idle %v not in [0, %v]", o.idle, maxWarmup)
 	case o.sockets < 1 || o.sockets > 16:
 		return fmt.Errorf("-client-sockets %d not in 1-16", o.sockets)
 	case o.speakers != mix.AllSpeakers && (o.speakers < 0 || o.speakers > mix.MaxSpeakers):
@@ -238,7 +242,7 @@ func startServer(ctx context.Context, o options, so serverOpts) (addr string, pi
 	if err != nil {
 		return "", 0, nil, err
 	}
-	life := o.warmup + o.duration + time.Minute
+	life := o.idle + o.warmup + o.duration + time.Minute
 	args := []string{"-serve", fmt.Sprintf("-max-life=%v", life), fmt.Sprintf("-max-legs=%d", so.MaxLegs),
 		fmt.Sprintf("-speakers=%d", so.Speakers), fmt.Sprintf("-workers=%d", so.Workers), fmt.Sprintf("-server-sockets=%d", so.Sockets), "-server-profile=" + so.Profile, "-server-trace=" + so.Trace}
 	cmd := exec.CommandContext(ctx, self, args...)
@@ -297,6 +301,21 @@ func run(o options, so serverOpts) (*result, error) {
 	}
 	c := &client{parts: parts, conns: conns}
 	r := &result{opt: o, pid: pid}
+
+	// The box's own stalls, before any load: a virtual machine's vCPU
+	// can be descheduled for tens of milliseconds, which no code in
+	// either process can hide, and the reader of the result must know.
+	if o.idle > 0 {
+		if _, err := ctl.call(request{Op: "idle"}); err != nil {
+			return nil, err
+		}
+		time.Sleep(o.idle)
+		res, err := ctl.call(request{Op: "idle"})
+		if err != nil {
+			return nil, err
+		}
+		r.idle = res.Idle
+	}
 
 	// Set the legs up.
 	setupStart := time.Now()

@@ -126,12 +126,21 @@ func TestProbeQuantiles(t *testing.T) {
 			p.samples = append(p.samples, time.Duration(i))
 		}
 		s := p.stats()
-		if s.Ticks != uint64(c.n) || s.P50 != c.p50 || s.P99 != c.p99 || s.P999 != c.p999 || s.Max != c.max {
+		if s.Ticks != uint64(c.n) || s.P50 != c.p50 || s.P99 != c.p99 || s.P999 != c.p999 || s.Max != c.max || s.Over != 0 {
 			t.Errorf("%d samples: %+v, want p50 %v p99 %v p99.9 %v max %v", c.n, s, c.p50, c.p99, c.p999, c.max)
 		}
 		p.reset()
 		if len(p.samples) != 0 {
 			t.Errorf("reset left %d samples", len(p.samples))
 		}
+	}
+}
+
+// TestProbeStalls checks that the probe counts wake-ups later than the
+// target, and only those.
+func TestProbeStalls(t *testing.T) {
+	p := &schedProbe{samples: []time.Duration{30 * time.Millisecond, time.Millisecond, targetLag, targetLag + 1, 0}}
+	if s := p.stats(); s.Over != 2 || s.Max != 30*time.Millisecond {
+		t.Errorf("stats %+v, want 2 over %v and max 30ms", s, targetLag)
 	}
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -54,6 +55,14 @@ func (p *schedProbe) run() {
 	}
 }
 
+// probeStats summarizes the probe over a window.
+type probeStats struct {
+	avmcu.LagStats
+	// Over counts wake-ups later than targetLag: stalls that by themselves
+	// break the target for whatever runs on the machine then.
+	Over int `json:"over"`
+}
+
 // reset starts a window.
 func (p *schedProbe) reset() {
 	p.mu.Lock()
@@ -61,15 +70,20 @@ func (p *schedProbe) reset() {
 	p.mu.Unlock()
 }
 
-// stats returns the window's quantiles, in the engine's form.
-func (p *schedProbe) stats() avmcu.LagStats {
+// stats returns the window's quantiles, in the engine's form, and its
+// stalls.
+func (p *schedProbe) stats() probeStats {
 	p.mu.Lock()
 	s := slices.Clone(p.samples)
 	p.mu.Unlock()
 	if len(s) == 0 {
-		return avmcu.LagStats{}
+		return probeStats{}
 	}
 	slices.Sort(s)
 	q := func(f float64) time.Duration { return s[min(len(s)-1, int(f*float64(len(s))))] }
-	return avmcu.LagStats{Ticks: uint64(len(s)), P50: q(0.5), P99: q(0.99), P999: q(0.999), Max: s[len(s)-1]}
+	over := len(s) - sort.Search(len(s), func(i int) bool { return s[i] > targetLag })
+	return probeStats{
+		LagStats: avmcu.LagStats{Ticks: uint64(len(s)), P50: q(0.5), P99: q(0.99), P999: q(0.999), Max: s[len(s)-1]},
+		Over:     over,
+	}
 }

@@ -27,6 +27,7 @@ type result struct {
 	setup      time.Duration
 	window     time.Duration
 
+	idle                         *probeStats // the box before the load, if watched
 	before, after                serverStats
 	cli                          clientTotals
 	rtcp, unknown                uint64
@@ -128,8 +129,14 @@ func (r *result) print(w io.Writer) {
 	wk := r.after.Load.Wake
 	fmt.Fprintf(w, "  of which wake-up: p50 %v  p99 %v  p99.9 %v  max %v\n", wk.P50, wk.P99, wk.P999, wk.Max)
 	pr := r.after.Probe
-	fmt.Fprintf(w, "box scheduling: p50 %v  p99 %v  p99.9 %v  max %v  (a 1 kHz nanosleep thread in the MCU process, %d wake-ups)\n",
-		pr.P50, pr.P99, pr.P999, pr.Max, pr.Ticks)
+	fmt.Fprintf(w, "box scheduling: p50 %v  p99 %v  p99.9 %v  max %v, %d over %v  (a 1 kHz nanosleep thread in the MCU process, %d wake-ups)\n",
+		pr.P50, pr.P99, pr.P999, pr.Max, pr.Over, targetLag, pr.Ticks)
+	var idle probeStats
+	if r.idle != nil {
+		idle = *r.idle
+		fmt.Fprintf(w, "  idle box:     p50 %v  p99 %v  p99.9 %v  max %v, %d over %v  (the same probe for %v before the load)\n",
+			idle.P50, idle.P99, idle.P999, idle.Max, idle.Over, targetLag, o.idle)
+	}
 	srv := r.serverCPU()
 	perPS := srv * 1e6 / (float64(max(r.legs, 1)) * secs)
 	fmt.Fprintf(w, "CPU:           MCU %.2f cores = %.0f µs per participant-second; client %.2f cores; others %.2f cores\n",
@@ -144,9 +151,10 @@ func (r *result) print(w io.Writer) {
 		verdict = "FAIL: " + strings.Join(r.failures, "; ")
 	}
 	fmt.Fprintf(w, "verdict:       %s\n", verdict)
-	fmt.Fprintf(w, "RESULT n=%d srtp=%s legs=%d refused=%d srv_loss=%d cli_loss=%d gaps40=%d p50_us=%d p99_us=%d p999_us=%d max_us=%d wake_p99_us=%d wake_p999_us=%d probe_p999_us=%d srv_cores=%.2f srv_us_ps=%.0f cli_cores=%.2f other_cores=%.2f kib_pp=%.1f rcvbuf=%d ok=%v\n",
+	fmt.Fprintf(w, "RESULT n=%d srtp=%s legs=%d refused=%d srv_loss=%d cli_loss=%d gaps40=%d p50_us=%d p99_us=%d p999_us=%d max_us=%d wake_p99_us=%d wake_p999_us=%d probe_p999_us=%d probe_over=%d idle_p999_us=%d idle_max_us=%d idle_over=%d srv_cores=%.2f srv_us_ps=%.0f cli_cores=%.2f other_cores=%.2f kib_pp=%.1f rcvbuf=%d ok=%v\n",
 		o.participants, o.srtp, r.legs, r.refused, r.after.Lost-r.before.Lost, r.cli.lost, r.cli.gaps,
 		lag.P50.Microseconds(), lag.P99.Microseconds(), lag.P999.Microseconds(), lag.Max.Microseconds(),
-		wk.P99.Microseconds(), wk.P999.Microseconds(), pr.P999.Microseconds(),
+		wk.P99.Microseconds(), wk.P999.Microseconds(), pr.P999.Microseconds(), pr.Over,
+		idle.P999.Microseconds(), idle.Max.Microseconds(), idle.Over,
 		srv/secs, perPS, r.clientCPU()/secs, r.otherCores(), r.memPerLeg(), r.rcvbuf1-r.rcvbuf0, r.ok)
 }

@@ -27,7 +27,7 @@ import (
 // legs up and reads counters; SIP is not what this tool measures.
 
 type request struct {
-	Op   string   `json:"op"` // add, reset, stats, quit
+	Op   string   `json:"op"` // add, idle, reset, stats, quit
 	Legs []legReq `json:"legs,omitempty"`
 }
 
@@ -42,13 +42,14 @@ type response struct {
 	Answers []string     `json:"answers,omitempty"` // per leg: our a=crypto answer
 	Refused []string     `json:"refused,omitempty"` // per leg: why AddLeg failed, "" if it did not
 	Stats   *serverStats `json:"stats,omitempty"`
+	Idle    *probeStats  `json:"idle,omitempty"` // the probe since the last idle request
 }
 
 // serverStats is the server's side of a measurement.
 type serverStats struct {
 	Legs       int            `json:"legs"`
 	Load       avmcu.Load     `json:"load"`
-	Probe      avmcu.LagStats `json:"probe"`   // the scheduling probe's lateness over the window
+	Probe      probeStats     `json:"probe"`   // the scheduling probe's lateness over the window
 	UserUS     int64          `json:"user_us"` // process CPU since start
 	SysUS      int64          `json:"sys_us"`
 	RSSKiB     int64          `json:"rss_kib"`
@@ -119,6 +120,12 @@ func (s *mcuServer) serveControl(conn net.Conn) error {
 		switch req.Op {
 		case "add":
 			res = s.add(req.Legs)
+		case "idle":
+			// The box before any load: what the probe saw since the
+			// last idle request, and a new window.
+			st := s.probe.stats()
+			res.Idle = &st
+			s.probe.reset()
 		case "reset":
 			s.e.ResetLag()
 			s.probe.reset()

@@ -33,6 +33,10 @@ var (
 	ctrlSpace    = pktinfoSpace + unix.CmsgSpace(int(unsafe.Sizeof(unix.Timespec{})))
 )
 
+// clientBuffer is the kernel buffer of each client socket (see avmcu's
+// socketBuffer).
+const clientBuffer = 16 << 20
+
 // cliConn is one client socket.
 type cliConn struct {
 	c  *net.UDPConn
@@ -71,12 +75,18 @@ func listenClient(n, port int) ([]*cliConn, int, error) {
 			return nil, 0, err
 		}
 		c := pc.(*net.UDPConn)
-		_ = c.SetReadBuffer(4 << 20)
-		_ = c.SetWriteBuffer(4 << 20)
+		_ = c.SetReadBuffer(clientBuffer)
+		_ = c.SetWriteBuffer(clientBuffer)
 		rc, err := c.SyscallConn()
 		if err != nil {
 			return nil, 0, err
 		}
+		// Past net.core.rmem_max when allowed, as the MCU does: the
+		// generator must not lose what a VM's stall queues up.
+		_ = rc.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, clientBuffer)
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, clientBuffer)
+		})
 		out = append(out, &cliConn{c: c, rc: rc})
 		port = c.LocalAddr().(*net.UDPAddr).Port
 	}
