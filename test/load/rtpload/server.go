@@ -47,21 +47,21 @@ type response struct {
 
 // serverStats is the server's side of a measurement.
 type serverStats struct {
-	Legs       int            `json:"legs"`
-	Load       avmcu.Load     `json:"load"`
-	Probe      probeStats     `json:"probe"`   // the scheduling probe's lateness over the window
-	UserUS     int64          `json:"user_us"` // process CPU since start
-	SysUS      int64          `json:"sys_us"`
-	RSSKiB     int64          `json:"rss_kib"`
-	RSSBaseKiB int64          `json:"rss_base_kib"` // before any leg
-	HeapKiB    int64          `json:"heap_kib"`
-	Rx         uint64         `json:"rx"` // sums over legs
-	Tx         uint64         `json:"tx"`
-	Lost       int64          `json:"lost"`
-	Late       uint64         `json:"late"`
-	Concealed  uint64         `json:"concealed"`
-	Dropped    uint64         `json:"dropped"`
-	At         time.Duration  `json:"at"` // since the server started
+	Legs       int           `json:"legs"`
+	Load       avmcu.Load    `json:"load"`
+	Probe      probeStats    `json:"probe"`   // the scheduling probe's lateness over the window
+	UserUS     int64         `json:"user_us"` // process CPU since start
+	SysUS      int64         `json:"sys_us"`
+	RSSKiB     int64         `json:"rss_kib"`
+	RSSBaseKiB int64         `json:"rss_base_kib"` // before any leg
+	HeapKiB    int64         `json:"heap_kib"`
+	Rx         uint64        `json:"rx"` // sums over legs
+	Tx         uint64        `json:"tx"`
+	Lost       int64         `json:"lost"`
+	Late       uint64        `json:"late"`
+	Concealed  uint64        `json:"concealed"`
+	Dropped    uint64        `json:"dropped"`
+	At         time.Duration `json:"at"` // since the server started
 }
 
 // serverOpts configure the MCU under test.
