@@ -144,3 +144,37 @@ func TestProbeStalls(t *testing.T) {
 		t.Errorf("stats %+v, want 2 over %v and max 30ms", s, targetLag)
 	}
 }
+
+// TestVerdict checks which measures fail a run: the frame clock's lag, not
+// the stricter send lag, and frames a whole frame late.
+func TestVerdict(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		name string
+		set  func(r *result)
+		want string // a failure that must be listed; "" for a pass
+	}{
+		{"clean", func(*result) {}, ""},
+		{"late sends only", func(r *result) { r.after.Load.Lag.P999 = 12 * ms }, ""},
+		{"late clock", func(r *result) { r.after.Load.Wake.P999 = 5 * ms }, "tick lag p99.9 5ms"},
+		{"gaps", func(r *result) { r.cli.gaps = 3 }, "3 frames a whole frame late"},
+		{"server loss", func(r *result) { r.after.Lost = 7 }, "server-side loss 7"},
+		{"client loss", func(r *result) { r.cli.lost = 2 }, "client-side loss 2"},
+		{"socket buffers", func(r *result) { r.rcvbuf1 = 9 }, "9 datagrams dropped"},
+		{"skipped", func(r *result) { r.after.Load.SkippedTicks = 1 }, "1 ticks skipped"},
+		{"memory", func(r *result) { r.after.RSSKiB = 64 * 100 }, "KiB per participant"},
+	} {
+		r := &result{legs: 100}
+		r.after.Load.Wake.P999 = 4 * ms
+		r.after.Load.Lag.P999 = 4 * ms
+		c.set(r)
+		r.evaluate()
+		got := strings.Join(r.failures, "; ")
+		switch {
+		case c.want == "" && !r.ok:
+			t.Errorf("%s: failed with %q, want a pass", c.name, got)
+		case c.want != "" && (r.ok || !strings.Contains(got, c.want)):
+			t.Errorf("%s: ok %v, failures %q; want %q", c.name, r.ok, got, c.want)
+		}
+	}
+}

@@ -10,8 +10,18 @@ import (
 	"time"
 )
 
-// Targets (limits.md §5, issue 4): no loss on either side, tick lag p99.9
-// under 5 ms, under 64 KiB of server memory per participant.
+// Targets (limits.md §4-5, issue 4): no loss on either side, no late
+// frames (tick lag p99.9 under 5 ms, and no frame a whole frame late: no
+// inter-arrival gap over 40 ms), under 64 KiB of server memory per
+// participant.
+//
+// The tick lag is the frame clock's: how late each tick started against
+// its 20 ms instant (Load.Wake). That is what limits.md's prototype, whose
+// 4,000-leg ticks took 17-23 ms at p99 from start to last send and still
+// counted as real-time, had to keep small. The send lag (Load.Lag: each
+// slice of sends against its own instant in the spread) is stricter and
+// printed beside it; it is the worst of 16 wake-ups per tick, so its p99.9
+// is the box's scheduling latency at about p99.99.
 const (
 	targetLag    = 5 * time.Millisecond
 	targetMemKiB = 64
@@ -68,7 +78,6 @@ func (r *result) otherCores() float64 {
 }
 
 func (r *result) evaluate() {
-	lag := r.after.Load.Lag
 	fail := func(format string, a ...any) { r.failures = append(r.failures, fmt.Sprintf(format, a...)) }
 	if lost := r.after.Lost - r.before.Lost; lost != 0 {
 		fail("server-side loss %d", lost)
@@ -79,8 +88,11 @@ func (r *result) evaluate() {
 	if d := r.rcvbuf1 - r.rcvbuf0; d != 0 {
 		fail("%d datagrams dropped by full socket buffers", d)
 	}
-	if lag.P999 >= targetLag {
-		fail("tick lag p99.9 %v >= %v", lag.P999, targetLag)
+	if wake := r.after.Load.Wake; wake.P999 >= targetLag {
+		fail("tick lag p99.9 %v >= %v", wake.P999, targetLag)
+	}
+	if r.cli.gaps != 0 {
+		fail("%d frames a whole frame late (gaps over 40 ms)", r.cli.gaps)
 	}
 	if s := r.after.Load.SkippedTicks - r.before.Load.SkippedTicks; s != 0 {
 		fail("%d ticks skipped", s)
@@ -124,10 +136,11 @@ func (r *result) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "MCU->client:   MCU sent %d, client received %d (%.0f pps), client-side loss %d, reordered %d, gaps>40ms %d (%.3f%%), RTCP %d\n",
 		srvTx, r.cli.rx, float64(r.cli.rx)/secs, r.cli.lost, r.cli.late, r.cli.gaps, gapPct, r.rtcp)
-	fmt.Fprintf(w, "tick lag:      p50 %v  p99 %v  p99.9 %v  max %v  (%d ticks, %d skipped)\n",
-		lag.P50, lag.P99, lag.P999, lag.Max, lag.Ticks, r.after.Load.SkippedTicks-r.before.Load.SkippedTicks)
 	wk := r.after.Load.Wake
-	fmt.Fprintf(w, "  of which wake-up: p50 %v  p99 %v  p99.9 %v  max %v\n", wk.P50, wk.P99, wk.P999, wk.Max)
+	fmt.Fprintf(w, "tick lag:      p50 %v  p99 %v  p99.9 %v  max %v  (%d ticks, %d skipped; how late each tick started)\n",
+		wk.P50, wk.P99, wk.P999, wk.Max, lag.Ticks, r.after.Load.SkippedTicks-r.before.Load.SkippedTicks)
+	fmt.Fprintf(w, "send lag:      p50 %v  p99 %v  p99.9 %v  max %v  (how late each tick's latest slice of sends left)\n",
+		lag.P50, lag.P99, lag.P999, lag.Max)
 	pr := r.after.Probe
 	fmt.Fprintf(w, "box scheduling: p50 %v  p99 %v  p99.9 %v  max %v, %d over %v  (a 1 kHz nanosleep thread in the MCU process, %d wake-ups)\n",
 		pr.P50, pr.P99, pr.P999, pr.Max, pr.Over, targetLag, pr.Ticks)
@@ -149,6 +162,9 @@ func (r *result) print(w io.Writer) {
 	verdict := "PASS"
 	if !r.ok {
 		verdict = "FAIL: " + strings.Join(r.failures, "; ")
+		if idle.Over > 0 {
+			verdict += fmt.Sprintf(" (the idle box stalled %d times over %v: measure again when it is quiet)", idle.Over, targetLag)
+		}
 	}
 	fmt.Fprintf(w, "verdict:       %s\n", verdict)
 	fmt.Fprintf(w, "RESULT n=%d srtp=%s legs=%d refused=%d srv_loss=%d cli_loss=%d gaps40=%d p50_us=%d p99_us=%d p999_us=%d max_us=%d wake_p99_us=%d wake_p999_us=%d probe_p999_us=%d probe_over=%d idle_p999_us=%d idle_max_us=%d idle_over=%d srv_cores=%.2f srv_us_ps=%.0f cli_cores=%.2f other_cores=%.2f kib_pp=%.1f rcvbuf=%d ok=%v\n",
