@@ -276,6 +276,6 @@ func (m *MCU) ServeLoad(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(LoadReport{
 		Legs: l.Legs, MaxLegs: l.MaxLegs, Conferences: l.Conferences,
-		LagP99Micros: l.Lag.P99.Microseconds(),
+		LagP99Micros: l.SendLag.P99.Microseconds(),
 	})
 }

@@ -64,14 +64,14 @@
 //
 // # Tick lag
 //
-// Load.Lag reports, for each tick, how late its packets were handed to the
-// kernel: for each slice of sends, the time from the instant it was due (the
-// tick's instant plus the lead, plus its place in the spread) to the end of
-// its sendmmsg calls; the worst slice of the tick. It is the measure of
-// headroom: it grows with CPU contention long before frames are lost.
-// Load.Wake is the frame clock's own lateness: how late each tick started
-// after its 20 ms instant. A conference more than two frames behind skips
-// the lost frames (Load.SkippedTicks) rather than burst.
+// Load.TickLag is the tick lag proper: how late the frame clock started each
+// tick after its 20 ms instant. Load.SendLag is stricter, how late each tick's
+// packets were handed to the kernel: for each slice of sends, the time
+// from the instant it was due (the tick's instant plus the lead, plus its
+// place in the spread) to the end of its sendmmsg calls; the worst slice of
+// the tick. It is the measure of headroom: it grows with CPU contention
+// long before frames are lost. A conference more than two frames behind
+// skips the lost frames (Load.SkippedTicks) rather than burst.
 //
 // # Capacity
 //
@@ -82,11 +82,11 @@
 // spends about 260 µs of CPU per second with plain RTP at 4,000 legs
 // (about 460 with AES-CM SRTP at 2,000), mostly in the kernel's UDP path,
 // and 15-25 KiB of memory. With the load generator on the same two cores,
-// 4,000 plain and 2,000 SRTP legs run without loss, the frame clock starts
-// its ticks under 5 ms late at p99.9, and sends are 1.1-1.3 ms late at
-// p50, 3-6 ms at p99; the worst tick or two in a thousand (p99.9 of Lag,
-// 6-13 ms) are the machine's scheduling latency, which rtpload measures
-// beside it.
+// 4,000 plain and 2,000 SRTP legs run without loss and the frame clock
+// starts its ticks under 5 ms late at p99.9, on a machine that leaves the
+// process its CPUs; the sockets' 16 MiB buffers ride out a virtual
+// machine's freezes of tens of milliseconds without loss, but no code can
+// keep a tick on time through them (test/load/vmfreeze.sh finds them).
 //
 // # What a leg hears
 //

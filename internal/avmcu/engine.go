@@ -282,14 +282,15 @@ type Load struct {
 	Legs, MaxLegs int // legs now, and the capacity
 	Conferences   int // open conferences
 	Ticking       int // conferences with legs, whose tick runs
-	// Lag is the tick lag since start or ResetLag: for each tick, how late
-	// its last packet was handed to the kernel after the instant it was
-	// due. It grows with CPU load long before packets are lost, which
-	// makes it the measure of headroom.
-	Lag LagStats
-	// Wake is the part of Lag spent waiting to run: how late each tick
-	// started after its instant (timer resolution and CPU contention).
-	Wake         LagStats
+	// TickLag is the frame clock's lag since start or ResetLag: how late
+	// each tick started after its 20 ms instant (timer resolution and CPU
+	// contention).
+	TickLag LagStats
+	// SendLag is stricter: for each tick, how late its latest slice of
+	// packets was handed to the kernel after the instant it was due. It
+	// grows with CPU load long before packets are lost, which makes it the
+	// measure of headroom.
+	SendLag      LagStats
 	SkippedTicks uint64 // ticks dropped because a conference fell over 2 frames behind
 	RxPackets    uint64 // datagrams read
 	TxPackets    uint64 // datagrams sent
@@ -309,8 +310,8 @@ func (e *Engine) Load() Load {
 		MaxLegs:       e.cfg.MaxLegs,
 		Conferences:   confs,
 		Ticking:       int(e.ticking.Load()),
-		Lag:           e.lag.stats(),
-		Wake:          e.wake.stats(),
+		TickLag:       e.wake.stats(),
+		SendLag:       e.lag.stats(),
 		SkippedTicks:  e.skipped.Load(),
 		RxPackets:     e.rxPackets.Load(),
 		TxPackets:     e.txPackets.Load(),

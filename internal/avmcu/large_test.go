@@ -70,8 +70,8 @@ func TestLargeConferenceSharesTheTick(t *testing.T) {
 		}
 		// Some slices are due after the tick's start, yet none was late in
 		// fake time, where work takes none.
-		if l.Lag.Max != 0 {
-			t.Errorf("lag %+v in fake time, want zero", l.Lag)
+		if l.SendLag.Max != 0 {
+			t.Errorf("lag %+v in fake time, want zero", l.SendLag)
 		}
 		for _, p := range ps {
 			if st := p.leg.Stats(); st.Dropped != 0 || st.Lost != 0 {

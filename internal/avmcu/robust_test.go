@@ -325,23 +325,23 @@ func TestIdleConferenceStopsTicking(t *testing.T) {
 		a.join(conf)
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if l := h.e.Load(); l.Ticking != 1 || l.Lag.Ticks < 49 {
+		if l := h.e.Load(); l.Ticking != 1 || l.SendLag.Ticks < 49 {
 			t.Fatalf("one leg: Load() = %+v, want 1 ticking, ~50 ticks", l)
 		}
 		a.leg.Remove()
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
-		ticks := h.e.Load().Lag.Ticks
+		ticks := h.e.Load().SendLag.Ticks
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		if l := h.e.Load(); l.Ticking != 0 || l.Lag.Ticks != ticks || l.Legs != 0 {
+		if l := h.e.Load(); l.Ticking != 0 || l.SendLag.Ticks != ticks || l.Legs != 0 {
 			t.Errorf("after the last leg left: Load() = %+v, want nothing ticking and %d ticks", l, ticks)
 		}
 		// It ticks again for a new leg.
 		b := h.newPeer("b", peerOpt{})
 		b.join(conf)
 		time.Sleep(time.Second)
-		if l := h.e.Load(); l.Ticking != 1 || l.Lag.Ticks <= ticks {
+		if l := h.e.Load(); l.Ticking != 1 || l.SendLag.Ticks <= ticks {
 			t.Errorf("new leg: Load() = %+v, want ticking again", l)
 		}
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -89,7 +90,7 @@ func (c *attendantCollector) Collect(ch chan<- prometheus.Metric) {
 type engineCollector struct {
 	load func() avmcu.Load
 
-	legs, maxLegs, confs, lag, skipped, rx, tx, unknown, refused, dropped *prometheus.Desc
+	legs, maxLegs, confs, tickLag, sendLag, skipped, rx, tx, unknown, refused, dropped *prometheus.Desc
 }
 
 func newEngineCollector(subsystem string, load func() avmcu.Load) *engineCollector {
@@ -98,8 +99,11 @@ func newEngineCollector(subsystem string, load func() avmcu.Load) *engineCollect
 		legs:    desc(subsystem, "legs", "Audio legs open now."),
 		maxLegs: desc(subsystem, "legs_max", "Audio legs the engine accepts before refusing with 503."),
 		confs:   desc(subsystem, "conferences", "Conferences open now."),
-		lag: prometheus.NewDesc(prometheus.BuildFQName("parley", subsystem, "tick_lag_seconds"),
-			"Frame tick lag since start: how late each 20 ms frame's last packet left after it was due.",
+		tickLag: prometheus.NewDesc(prometheus.BuildFQName("parley", subsystem, "tick_lag_seconds"),
+			"Frame clock lag since start: how late each 20 ms tick started after its instant.",
+			[]string{"quantile"}, nil),
+		sendLag: prometheus.NewDesc(prometheus.BuildFQName("parley", subsystem, "send_lag_seconds"),
+			"Send lag since start: how late each tick's latest slice of packets left after it was due (the headroom).",
 			[]string{"quantile"}, nil),
 		skipped: desc(subsystem, "skipped_ticks_total", "Frame ticks dropped because a conference fell two frames behind."),
 		rx:      desc(subsystem, "rx_packets_total", "RTP/RTCP datagrams read."),
@@ -112,7 +116,7 @@ func newEngineCollector(subsystem string, load func() avmcu.Load) *engineCollect
 
 // Describe implements prometheus.Collector.
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.legs, c.maxLegs, c.confs, c.lag, c.skipped, c.rx, c.tx, c.unknown, c.refused, c.dropped} {
+	for _, d := range []*prometheus.Desc{c.legs, c.maxLegs, c.confs, c.tickLag, c.sendLag, c.skipped, c.rx, c.tx, c.unknown, c.refused, c.dropped} {
 		ch <- d
 	}
 }
@@ -127,11 +131,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.legs, float64(l.Legs))
 	gauge(c.maxLegs, float64(l.MaxLegs))
 	gauge(c.confs, float64(l.Conferences))
-	for q, v := range map[string]float64{
-		"0.5": l.Lag.P50.Seconds(), "0.99": l.Lag.P99.Seconds(), "0.999": l.Lag.P999.Seconds(), "1": l.Lag.Max.Seconds(),
-	} {
-		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, v, q)
-	}
+	quantiles(ch, c.tickLag, l.TickLag)
+	quantiles(ch, c.sendLag, l.SendLag)
 	counter(c.skipped, l.SkippedTicks)
 	counter(c.rx, l.RxPackets)
 	counter(c.tx, l.TxPackets)
@@ -177,5 +178,12 @@ func (c *announcementCollector) Collect(ch chan<- prometheus.Metric) {
 		c.failed: s.Failed, c.dropped: s.Dropped, c.resyncs: s.Resyncs,
 	} {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+}
+
+// quantiles reports a lag histogram's summary as one gauge per quantile.
+func quantiles(ch chan<- prometheus.Metric, d *prometheus.Desc, s avmcu.LagStats) {
+	for q, v := range map[string]time.Duration{"0.5": s.P50, "0.99": s.P99, "0.999": s.P999, "1": s.Max} {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v.Seconds(), q)
 	}
 }

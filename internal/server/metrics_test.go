@@ -58,6 +58,12 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("%s = %v (present %v); want %v", name, got, ok, v)
 		}
 	}
+	// Both lag summaries, one gauge per quantile, zero before any tick.
+	for _, name := range []string{"parley_avmcu_tick_lag_seconds", "parley_avmcu_send_lag_seconds"} {
+		if f, ok := fams[name]; !ok || len(f.GetMetric()) != 4 {
+			t.Errorf("%s: %v, want 4 quantiles", name, f)
+		}
+	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("the Go runtime collector is missing")
 	}

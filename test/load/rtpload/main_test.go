@@ -155,8 +155,8 @@ func TestVerdict(t *testing.T) {
 		want string // a failure that must be listed; "" for a pass
 	}{
 		{"clean", func(*result) {}, ""},
-		{"late sends only", func(r *result) { r.after.Load.Lag.P999 = 12 * ms }, ""},
-		{"late clock", func(r *result) { r.after.Load.Wake.P999 = 5 * ms }, "tick lag p99.9 5ms"},
+		{"late sends only", func(r *result) { r.after.Load.SendLag.P999 = 12 * ms }, ""},
+		{"late clock", func(r *result) { r.after.Load.TickLag.P999 = 5 * ms }, "tick lag p99.9 5ms"},
 		{"gaps", func(r *result) { r.cli.gaps = 3 }, "3 frames a whole frame late"},
 		{"server loss", func(r *result) { r.after.Lost = 7 }, "server-side loss 7"},
 		{"client loss", func(r *result) { r.cli.lost = 2 }, "client-side loss 2"},
@@ -165,8 +165,8 @@ func TestVerdict(t *testing.T) {
 		{"memory", func(r *result) { r.after.RSSKiB = 64 * 100 }, "KiB per participant"},
 	} {
 		r := &result{legs: 100}
-		r.after.Load.Wake.P999 = 4 * ms
-		r.after.Load.Lag.P999 = 4 * ms
+		r.after.Load.TickLag.P999 = 4 * ms
+		r.after.Load.SendLag.P999 = 4 * ms
 		c.set(r)
 		r.evaluate()
 		got := strings.Join(r.failures, "; ")

@@ -16,9 +16,9 @@ import (
 // participant.
 //
 // The tick lag is the frame clock's: how late each tick started against
-// its 20 ms instant (Load.Wake). That is what limits.md's prototype, whose
+// its 20 ms instant (Load.TickLag). That is what limits.md's prototype, whose
 // 4,000-leg ticks took 17-23 ms at p99 from start to last send and still
-// counted as real-time, had to keep small. The send lag (Load.Lag: each
+// counted as real-time, had to keep small. The send lag (Load.SendLag: each
 // slice of sends against its own instant in the spread) is stricter and
 // printed beside it; it is the worst of 16 wake-ups per tick, so its p99.9
 // is the box's scheduling latency at about p99.99.
@@ -88,7 +88,7 @@ func (r *result) evaluate() {
 	if d := r.rcvbuf1 - r.rcvbuf0; d != 0 {
 		fail("%d datagrams dropped by full socket buffers", d)
 	}
-	if wake := r.after.Load.Wake; wake.P999 >= targetLag {
+	if wake := r.after.Load.TickLag; wake.P999 >= targetLag {
 		fail("tick lag p99.9 %v >= %v", wake.P999, targetLag)
 	}
 	if r.cli.gaps != 0 {
@@ -112,7 +112,7 @@ func (r *result) memPerLeg() float64 {
 
 func (r *result) print(w io.Writer) {
 	o := r.opt
-	lag := r.after.Load.Lag
+	lag := r.after.Load.SendLag
 	mode := "separate process"
 	if o.inProcess {
 		mode = "in-process (server CPU includes the client)"
@@ -136,7 +136,7 @@ func (r *result) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "MCU->client:   MCU sent %d, client received %d (%.0f pps), client-side loss %d, reordered %d, gaps>40ms %d (%.3f%%), RTCP %d\n",
 		srvTx, r.cli.rx, float64(r.cli.rx)/secs, r.cli.lost, r.cli.late, r.cli.gaps, gapPct, r.rtcp)
-	wk := r.after.Load.Wake
+	wk := r.after.Load.TickLag
 	fmt.Fprintf(w, "tick lag:      p50 %v  p99 %v  p99.9 %v  max %v  (%d ticks, %d skipped; how late each tick started)\n",
 		wk.P50, wk.P99, wk.P999, wk.Max, lag.Ticks, r.after.Load.SkippedTicks-r.before.Load.SkippedTicks)
 	fmt.Fprintf(w, "send lag:      p50 %v  p99 %v  p99.9 %v  max %v  (how late each tick's latest slice of sends left)\n",
