@@ -25,10 +25,12 @@
 // sent and received, loss on each side (RTP sequence gaps: the MCU's
 // receiver statistics, and the client's), inter-arrival gaps over 40 ms at
 // the client (from the kernel's receive timestamps, SO_TIMESTAMPNS, so that
-// the client's own scheduling does not count), the MCU's tick lag
-// quantiles, server CPU per participant-second and server memory per
-// participant, and the CPU other processes used meanwhile (the machine may
-// be shared). -client-nice lowers the generator's priority so that it takes
+// the client's own scheduling does not count), the MCU's tick lag (its
+// frame clock) and send lag quantiles, a scheduling probe's in the MCU
+// process (under load, and on the idle machine for -idle before it),
+// server CPU per participant-second and server memory per participant,
+// and the CPU other processes used meanwhile (the machine may be shared).
+// The verdict is issue 4's target (README.md, "The verdict"). -client-nice lowers the generator's priority so that it takes
 // less scheduling latency from the MCU on the same cores; -server-profile
 // and -server-trace record the MCU's window. test/load/mcu_bench.sh runs a
 // table of configurations; README.md has the figures.
