@@ -80,14 +80,7 @@ func TestDialogFollowsFlow(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE: got %d, want 200", res.StatusCode)
 	}
-	if err := alice.cli.WriteRequest(alice.inDialog(sip.ACK, inv, res, 1)); err != nil {
-		t.Fatal(err)
-	}
-	proxyVia(t, p, bob.next(sip.ACK))
-	if r := alice.do(alice.inDialog(sip.BYE, inv, res, 2)); r.StatusCode != 200 {
-		t.Fatalf("BYE: got %d, want 200", r.StatusCode)
-	}
-	proxyVia(t, p, bob.next(sip.BYE))
+	ackAndHangUp(t, p, alice, bob, inv, res)
 }
 
 // TestCalleeHangsUp checks the route set seen from the callee's side: its

@@ -34,6 +34,20 @@ func proxyVia(t *testing.T, p *testProxy, req *sip.Request) {
 	}
 }
 
+// ackAndHangUp finishes an answered call from the caller's side: the ACK
+// and then the BYE must each reach the callee through the proxy.
+func ackAndHangUp(t *testing.T, p *testProxy, alice, bob *testUA, inv *sip.Request, res *sip.Response) {
+	t.Helper()
+	if err := alice.cli.WriteRequest(alice.inDialog(sip.ACK, inv, res, 1)); err != nil {
+		t.Fatal(err)
+	}
+	proxyVia(t, p, bob.next(sip.ACK))
+	if r := alice.do(alice.inDialog(sip.BYE, inv, res, 2)); r.StatusCode != 200 {
+		t.Fatalf("BYE: got %d, want 200", r.StatusCode)
+	}
+	proxyVia(t, p, bob.next(sip.BYE))
+}
+
 func TestCallThroughProxy(t *testing.T) {
 	// With the ACK lane the ACK is forwarded by ReadFilter, without it by
 	// ServeSIP.
@@ -447,14 +461,7 @@ func TestTCPCallerUDPCallee(t *testing.T) {
 	if tp := rrs[1].(*sip.RecordRouteHeader).Address.UriParams.GetOr("transport", ""); tp != "tcp" {
 		t.Errorf("caller-side Record-Route transport = %q, want tcp", tp)
 	}
-	if err := alice.cli.WriteRequest(alice.inDialog(sip.ACK, inv, res, 1)); err != nil {
-		t.Fatal(err)
-	}
-	proxyVia(t, p, bob.next(sip.ACK))
-	if r := alice.do(alice.inDialog(sip.BYE, inv, res, 2)); r.StatusCode != 200 {
-		t.Fatalf("BYE: got %d, want 200", r.StatusCode)
-	}
-	proxyVia(t, p, bob.next(sip.BYE))
+	ackAndHangUp(t, p, alice, bob, inv, res)
 }
 
 // TestUDPCallerTCPCallee has the proxy open a TCP connection to a callee
@@ -475,14 +482,7 @@ func TestUDPCallerTCPCallee(t *testing.T) {
 	if tp := got.Via().Transport; tp != "TCP" {
 		t.Errorf("INVITE reached bob over %s, want TCP", tp)
 	}
-	if err := alice.cli.WriteRequest(alice.inDialog(sip.ACK, inv, res, 1)); err != nil {
-		t.Fatal(err)
-	}
-	proxyVia(t, p, bob.next(sip.ACK))
-	if r := alice.do(alice.inDialog(sip.BYE, inv, res, 2)); r.StatusCode != 200 {
-		t.Fatalf("BYE: got %d, want 200", r.StatusCode)
-	}
-	proxyVia(t, p, bob.next(sip.BYE))
+	ackAndHangUp(t, p, alice, bob, inv, res)
 }
 
 func TestTxContext(t *testing.T) {
