@@ -105,10 +105,12 @@ func newChatter(h *harness, user, transport string) *chatter {
 	srv.OnMessage(record)
 	srv.OnInfo(record)
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+		// Recorded before the answer: the server's Close returns once its
+		// BYEs are answered, and TestClose counts them right after.
 		c.mu.Lock()
 		c.byes = append(c.byes, req)
 		c.mu.Unlock()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	go func() { _ = srv.ServeUDP(pc) }()
 	go func() { _ = srv.ServeTCP(ln) }()
